@@ -1,0 +1,146 @@
+"""segmentkit: one API over audience segments on messaging platforms.
+
+Quick start::
+
+    import segmentkit
+
+    with segmentkit.connect("notificator://API_KEY@notificatorsms.com") as sms:
+        for seg in sms.segments.list(search="vip"):
+            print(seg.id, seg.name, seg.recipient_count)
+        result = sms.recipients.add(seg.id, ["+393331234567"])
+        print(result.summary())
+
+Adapters are plugins (entry-point group ``segmentkit``); see ``ADDING_PROVIDERS.md``.
+"""
+
+from __future__ import annotations
+
+from ._version import CORE_API_VERSION, __version__
+from .client import Client, Listing, RecipientsAPI, SegmentsAPI, connect
+from .config import DSN, parse_dsn
+from .errors import (
+    APIError,
+    AuthenticationError,
+    ConfigurationError,
+    ConnectionFailedError,
+    InvalidRecipientError,
+    NotFoundError,
+    OutcomeUnknownError,
+    PermissionDeniedError,
+    PluginLoadError,
+    QuotaExceededError,
+    RateLimitError,
+    RequestTimeoutError,
+    SegmentkitError,
+    ServerError,
+    TransportError,
+    UnexpectedResponseError,
+    UnsupportedOperationError,
+    ValidationError,
+)
+from .events import (
+    Event,
+    PageFetched,
+    RateLimitWait,
+    RequestSent,
+    ResponseReceived,
+    RetryScheduled,
+)
+from .models import (
+    BulkResult,
+    Capability,
+    Channel,
+    ItemOutcome,
+    Match,
+    Operator,
+    OutcomeStatus,
+    Page,
+    Recipient,
+    Rule,
+    Segment,
+    SegmentKind,
+    SegmentQuery,
+)
+from .plugins import (
+    PluginFailure,
+    PluginWarning,
+    ProviderInfo,
+    Registry,
+    create_registry,
+    default_registry,
+)
+from .provider import Provider
+from .sync import SyncPlan, SyncResult, copy_segment
+from .transport import ClientOptions
+
+__all__ = [
+    "CORE_API_VERSION",
+    "DSN",
+    "APIError",
+    "AuthenticationError",
+    "BulkResult",
+    "Capability",
+    "Channel",
+    "Client",
+    "ClientOptions",
+    "ConfigurationError",
+    "ConnectionFailedError",
+    "Event",
+    "InvalidRecipientError",
+    "ItemOutcome",
+    "Listing",
+    "Match",
+    "NotFoundError",
+    "Operator",
+    "OutcomeStatus",
+    "OutcomeUnknownError",
+    "Page",
+    "PageFetched",
+    "PermissionDeniedError",
+    "PluginFailure",
+    "PluginLoadError",
+    "PluginWarning",
+    "Provider",
+    "ProviderInfo",
+    "QuotaExceededError",
+    "RateLimitError",
+    "RateLimitWait",
+    "Recipient",
+    "RecipientsAPI",
+    "Registry",
+    "RequestSent",
+    "RequestTimeoutError",
+    "ResponseReceived",
+    "RetryScheduled",
+    "Rule",
+    "Segment",
+    "SegmentKind",
+    "SegmentQuery",
+    "SegmentkitError",
+    "SegmentsAPI",
+    "ServerError",
+    "SyncPlan",
+    "SyncResult",
+    "TransportError",
+    "UnexpectedResponseError",
+    "UnsupportedOperationError",
+    "ValidationError",
+    "__version__",
+    "available_providers",
+    "connect",
+    "copy_segment",
+    "create_registry",
+    "default_registry",
+    "parse_dsn",
+    "plugin_errors",
+]
+
+
+def available_providers(registry: Registry | None = None) -> list[ProviderInfo]:
+    """Every loadable adapter: name, version, channel and capabilities."""
+    return (registry or default_registry()).infos()
+
+
+def plugin_errors(registry: Registry | None = None) -> list[PluginFailure]:
+    """The adapter plugins that failed to load, and why."""
+    return (registry or default_registry()).errors()

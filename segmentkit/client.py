@@ -1,0 +1,552 @@
+"""The public facade: :func:`connect` and :class:`Client`."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Generic, TypeVar
+
+import pydantic
+
+from .config import parse_dsn, resolve_base_url, resolve_credentials
+from .errors import (
+    ConfigurationError,
+    InvalidRecipientError,
+    SegmentkitError,
+    UnexpectedResponseError,
+)
+from .events import Event
+from .models import (
+    BulkResult,
+    Capability,
+    Channel,
+    ItemOutcome,
+    Match,
+    OutcomeStatus,
+    Page,
+    Recipient,
+    Rule,
+    Segment,
+    SegmentKind,
+    SegmentQuery,
+)
+from .plugins import Registry, default_registry
+from .provider import Provider, walk_pages
+from .redact import Redactor, get_logger
+from .transport import ClientOptions, Stats, Transport
+
+__all__ = ["Client", "Listing", "RecipientsAPI", "SegmentsAPI", "connect"]
+
+log = get_logger("segmentkit.client")
+T = TypeVar("T")
+
+_RECIPIENT_INPUT = "Recipient | Mapping | str"
+
+
+@contextlib.contextmanager
+def _guard(provider: str) -> Iterator[None]:
+    """Turn adapter-side surprises from malformed data into :class:`UnexpectedResponseError`,
+    so only :class:`SegmentkitError` subclasses escape the public API."""
+    try:
+        yield
+    except SegmentkitError:
+        raise
+    except (
+        pydantic.ValidationError,
+        KeyError,
+        TypeError,
+        ValueError,
+        IndexError,
+        AttributeError,
+        UnicodeError,
+        OverflowError,
+    ) as exc:
+        raise UnexpectedResponseError(
+            f"could not understand the answer: {type(exc).__name__}: {str(exc)[:200]}",
+            provider=provider,
+        ) from exc
+
+
+class Listing(Generic[T]):
+    """A lazy listing: iterate it for every item across pages, or call :meth:`pages`.
+
+    Each iteration starts again from the first page. Pages are fetched only as needed, so
+    memory does not grow with the number of pages.
+    """
+
+    def __init__(self, provider: str, fetch: Callable[[Any], Page[T]]) -> None:
+        self._provider = provider
+        self._fetch = fetch
+
+    def pages(self) -> Iterator[Page[T]]:
+        """Yield one :class:`Page` at a time."""
+        it = walk_pages(self._fetch)
+        while True:
+            with _guard(self._provider):
+                page = next(it, None)
+            if page is None:
+                return
+            yield page
+
+    def __iter__(self) -> Iterator[T]:
+        for page in self.pages():
+            yield from page.items
+
+    def to_list(self) -> list[T]:
+        """Every item, as a list."""
+        return list(self)
+
+
+class SegmentsAPI:
+    """``client.segments``: list, get, create, update, delete."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def list(
+        self,
+        search: str | None = None,
+        *,
+        provider_type: str | None = None,
+        kind: SegmentKind | str | None = None,
+        created_after: Any = None,
+        created_before: Any = None,
+        updated_after: Any = None,
+        updated_before: Any = None,
+        order_by: str | None = None,
+        descending: bool = False,
+        page_size: int | None = None,
+        query: SegmentQuery | None = None,
+    ) -> Listing[Segment]:
+        """Segments matching the filters, lazily, across every page.
+
+        ``search`` is a case-insensitive substring of the name. Page size defaults to the
+        provider's largest, so a full listing takes the fewest requests.
+        """
+        c = self._client
+        c._require(Capability.list_segments, "listing segments")
+        if query is None:
+            try:
+                query = SegmentQuery(
+                    search=search,
+                    provider_type=provider_type,
+                    kind=SegmentKind(kind) if isinstance(kind, str) else kind,
+                    created_after=created_after,
+                    created_before=created_before,
+                    updated_after=updated_after,
+                    updated_before=updated_before,
+                    order_by=order_by,
+                    descending=descending,
+                    page_size=page_size,
+                )
+            except (pydantic.ValidationError, ValueError) as exc:
+                raise ConfigurationError(f"invalid segment query: {exc}") from None
+        q = query
+        return Listing(c.provider, lambda token: c.adapter.list_segments(q, token))
+
+    def get(self, segment_id: str | int) -> Segment:
+        """One segment by id; :class:`NotFoundError` if it does not exist."""
+        c = self._client
+        c._require(Capability.get_segment, "getting a segment")
+        with _guard(c.provider):
+            return c.adapter.get_segment(str(segment_id))
+
+    def create(
+        self,
+        name: str,
+        *,
+        recipients: Iterable[Any] | None = None,
+        rules: Iterable[Rule | Mapping[str, Any]] | None = None,
+        match: Match = "all",
+        default_region: str | None = None,
+    ) -> Segment:
+        """Create a static segment from ``recipients`` or a dynamic one from ``rules``.
+
+        Every recipient is validated first; any invalid one raises
+        :class:`InvalidRecipientError` naming it, before any request.
+        """
+        c = self._client
+        c._require(Capability.create_segment, "creating a segment")
+        if recipients is not None and rules is not None:
+            raise ConfigurationError("pass recipients or rules, not both")
+        members = (
+            c._strict_recipients(recipients, default_region) if recipients is not None else None
+        )
+        parsed_rules = _rules(rules) if rules is not None else None
+        with _guard(c.provider):
+            return c.adapter.create_segment(
+                name=name, recipients=members, rules=parsed_rules, match=match
+            )
+
+    def update(
+        self,
+        segment_id: str | int,
+        *,
+        name: str | None = None,
+        recipients: Iterable[Any] | None = None,
+        rules: Iterable[Rule | Mapping[str, Any]] | None = None,
+        match: Match | None = None,
+        default_region: str | None = None,
+    ) -> Segment:
+        """Change only what is passed; everything else the segment had is kept."""
+        c = self._client
+        c._require(Capability.update_segment, "updating a segment")
+        members = (
+            c._strict_recipients(recipients, default_region) if recipients is not None else None
+        )
+        parsed_rules = _rules(rules) if rules is not None else None
+        with _guard(c.provider):
+            return c.adapter.update_segment(
+                str(segment_id), name=name, recipients=members, rules=parsed_rules, match=match
+            )
+
+    def delete(self, segment_id: str | int) -> None:
+        """Delete a segment."""
+        c = self._client
+        c._require(Capability.delete_segment, "deleting a segment")
+        with _guard(c.provider):
+            c.adapter.delete_segment(str(segment_id))
+
+
+def _rules(rules: Iterable[Rule | Mapping[str, Any]]) -> list[Rule]:
+    out = []
+    for r in rules:
+        try:
+            out.append(r if isinstance(r, Rule) else Rule.model_validate(dict(r)))
+        except pydantic.ValidationError as exc:
+            raise ConfigurationError(f"invalid rule {r!r}: {exc.errors()[0]['msg']}") from None
+    return out
+
+
+class RecipientsAPI:
+    """``client.recipients``: list, add, remove (and ``sync``)."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def list(self, segment_id: str | int) -> Listing[Recipient]:
+        """A segment's members, lazily, across every page."""
+        c = self._client
+        c._require(Capability.list_recipients, "listing recipients")
+        sid = str(segment_id)
+        return Listing(c.provider, lambda token: c.adapter.list_recipients(sid, token))
+
+    def add(
+        self,
+        segment_id: str | int,
+        recipients: Iterable[Any],
+        *,
+        default_region: str | None = None,
+    ) -> BulkResult:
+        """Add recipients; one outcome per input item, in order.
+
+        Items are ``Recipient`` objects, mappings, or bare email/phone strings. Invalid ones,
+        ones without this channel's identity and repeats are settled before any request.
+        """
+        c = self._client
+        c._require(Capability.add_recipients, "adding recipients")
+        return c._bulk(
+            list(recipients),
+            default_region,
+            lambda valid: c.adapter.add_recipients(str(segment_id), valid),
+            removing=False,
+        )
+
+    def remove(self, segment_id: str | int, recipients_or_ids: Iterable[Any]) -> BulkResult:
+        """Remove recipients given as ``Recipient`` objects, ids, emails or phones."""
+        c = self._client
+        c._require(Capability.remove_recipients, "removing recipients")
+        return c._bulk(
+            list(recipients_or_ids),
+            None,
+            lambda valid: c.adapter.remove_recipients(str(segment_id), valid),
+            removing=True,
+        )
+
+    def sync(
+        self,
+        segment_id: str | int,
+        desired: Iterable[Any],
+        *,
+        remove_extra: bool = True,
+        dry_run: bool = False,
+        default_region: str | None = None,
+        progress: Callable[[str, int, int], None] | None = None,
+    ) -> Any:
+        """Make the segment's members equal ``desired`` (see :mod:`segmentkit.sync`)."""
+        from .sync import sync_segment
+
+        return sync_segment(
+            self._client,
+            str(segment_id),
+            desired,
+            remove_extra=remove_extra,
+            dry_run=dry_run,
+            default_region=default_region,
+            progress=progress,
+        )
+
+
+class Client:
+    """One authenticated connection to one provider account. Build it with :func:`connect`.
+
+    Safe to share between threads. Use it as a context manager, or call :meth:`close`, to
+    release pooled connections.
+    """
+
+    def __init__(self, adapter: Provider, *, registry: Registry | None = None) -> None:
+        self.adapter = adapter
+        self.registry = registry
+        self.segments = SegmentsAPI(self)
+        self.recipients = RecipientsAPI(self)
+
+    @property
+    def provider(self) -> str:
+        """The provider id, e.g. ``"notificator"``."""
+        return self.adapter.name
+
+    @property
+    def channel(self) -> Channel:
+        """``"sms"`` or ``"email"``: which identity recipients are matched by."""
+        return self.adapter.channel
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        """What this provider's adapter can do."""
+        return self.adapter.capabilities()
+
+    @property
+    def base_url(self) -> str:
+        """The platform base URL in use."""
+        return self.adapter.base_url
+
+    @property
+    def stats(self) -> Stats:
+        """Counters: requests sent, retries, 429s received, seconds spent pacing."""
+        return self.adapter.transport.stats
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Authenticated escape hatch: any endpoint, with the same retries and error handling.
+
+        Keywords: ``params``, ``data``, ``files``, ``json_body``, ``idempotent``,
+        ``allow_empty``. Returns the decoded JSON body.
+        """
+        with _guard(self.provider):
+            return self.adapter.request(method, path, **kwargs)
+
+    def close(self) -> None:
+        """Close the HTTP session."""
+        self.adapter.transport.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<segmentkit.Client {self.provider} {self.adapter.redactor.url(self.base_url)}>"
+
+    # -- internals shared by the APIs
+
+    def _require(self, cap: Capability, what: str) -> None:
+        if cap not in self.capabilities:
+            raise self.adapter.unsupported(what, _HINTS.get(cap, ""))
+
+    def _coerce(self, item: Any, default_region: str | None, removing: bool) -> Recipient:
+        if isinstance(item, int) or (isinstance(item, str) and item.strip().isdigit() and removing):
+            return Recipient(id=str(item).strip())
+        return Recipient.parse(item, default_region=default_region)
+
+    def _strict_recipients(
+        self, items: Iterable[Any], default_region: str | None
+    ) -> list[Recipient]:
+        out = []
+        for i, item in enumerate(items):
+            try:
+                r = Recipient.parse(item, default_region=default_region)
+            except InvalidRecipientError as exc:
+                raise InvalidRecipientError(
+                    f"recipient #{i}: {exc.reason}", field=exc.field, value=exc.value
+                ) from None
+            if r.identity(self.channel) is None and not r.id:
+                raise InvalidRecipientError(
+                    f"recipient #{i} has no {_IDENTITY[self.channel]}", field=_FIELD[self.channel]
+                )
+            out.append(r)
+        return out
+
+    def _bulk(
+        self,
+        items: list[Any],
+        default_region: str | None,
+        call: Callable[[list[Recipient]], Sequence[ItemOutcome]],
+        *,
+        removing: bool,
+    ) -> BulkResult:
+        outcomes: dict[int, ItemOutcome] = {}
+        valid: list[Recipient] = []
+        origin: list[int] = []
+        seen: dict[str, int] = {}
+        channel = self.channel
+        accepts_ids = removing or self.adapter.accepts_ids_on_add
+        for i, item in enumerate(items):
+            try:
+                r = self._coerce(item, default_region, removing)
+            except InvalidRecipientError as exc:
+                outcomes[i] = ItemOutcome(
+                    index=i, status=OutcomeStatus.rejected, reason=exc.reason, input=item
+                )
+                continue
+            ident = r.identity(channel)
+            if ident is None and not (accepts_ids and r.id):
+                outcomes[i] = ItemOutcome(
+                    index=i,
+                    status=OutcomeStatus.rejected,
+                    recipient=r,
+                    input=item,
+                    reason=f"no {_IDENTITY[channel]}, which {self.provider} needs",
+                )
+                continue
+            problem = None if removing else self.adapter.recipient_problem(r)
+            if problem:
+                outcomes[i] = ItemOutcome(
+                    index=i, status=OutcomeStatus.rejected, recipient=r, input=item, reason=problem
+                )
+                continue
+            key = ident or f"id:{r.id}"
+            if key in seen:
+                outcomes[i] = ItemOutcome(
+                    index=i,
+                    status=OutcomeStatus.unchanged,
+                    recipient=r,
+                    input=item,
+                    reason=f"duplicate of item {seen[key]}",
+                )
+                continue
+            seen[key] = i
+            valid.append(r)
+            origin.append(i)
+        if valid:
+            with _guard(self.provider):
+                results = list(call(valid))
+            if len(results) != len(valid):
+                raise SegmentkitError(
+                    f"{self.provider} adapter returned {len(results)} outcomes for "
+                    f"{len(valid)} recipients"
+                )
+            for pos, res in enumerate(results):
+                i = origin[res.index if 0 <= res.index < len(valid) else pos]
+                outcomes[i] = res.model_copy(
+                    update={"index": i, "input": items[i], "recipient": res.recipient or valid[pos]}
+                )
+        return BulkResult(items=tuple(outcomes[i] for i in range(len(items))))
+
+
+_IDENTITY = {"sms": "phone number (E.164)", "email": "email address"}
+_FIELD = {"sms": "phone", "email": "email"}
+_HINTS = {
+    Capability.create_segment: "Create the segment in the platform's web app.",
+    Capability.update_segment: "Change the segment in the platform's web app.",
+    Capability.delete_segment: "Delete the segment in the platform's web app.",
+}
+
+
+def connect(
+    target: str | None = None,
+    /,
+    *,
+    registry: Registry | None = None,
+    allow_insecure: bool = False,
+    on_event: Callable[[Event], None] | None = None,
+    env: Mapping[str, str] | None = None,
+    _clock: Callable[[], float] | None = None,
+    _sleep: Callable[[float], None] | None = None,
+    **kwargs: Any,
+) -> Client:
+    """Connect to a provider account and return a :class:`Client`.
+
+    ``target`` is a DSN (``"notificator://KEY@notificatorsms.com"``), a provider name
+    (``"allstech"``, credentials from keywords or the environment), or ``None`` (the DSN in
+    ``SEGMENTKIT_DSN``). Keywords are the adapter's credential fields, ``base_url``, any
+    :class:`~segmentkit.transport.ClientOptions` field (``read_timeout``, ``max_retries``,
+    ``concurrency``, ...) and the adapter's own settings. Lookup order: keywords, then DSN,
+    then ``SEGMENTKIT_<PROVIDER>_<FIELD>``, then the adapter default
+    (:mod:`segmentkit.config`). ``on_event`` receives every :class:`~segmentkit.events.Event`.
+    """
+    env = dict(__import__("os").environ) if env is None else env
+    if target is None:
+        target = env.get("SEGMENTKIT_DSN")
+        if not target:
+            raise ConfigurationError(
+                "connect() needs a DSN or a provider name, or SEGMENTKIT_DSN in the environment"
+            )
+    dsn = parse_dsn(target) if "://" in target else None
+    name = dsn.provider if dsn else target.strip().lower()
+    registry = registry or default_registry()
+    cls = registry.get(name)
+
+    cred_fields = set(cls.Credentials.model_fields)
+    option_fields = set(ClientOptions.model_fields)
+    setting_fields = set(cls.Settings.model_fields)
+    creds_kw = {k: v for k, v in kwargs.items() if k in cred_fields}
+    opts_kw = {k: v for k, v in kwargs.items() if k in option_fields}
+    settings_kw: dict[str, Any] = dict(dsn.query) if dsn else {}
+    settings_kw.update({k: v for k, v in kwargs.items() if k in setting_fields})
+    base_url = kwargs.get("base_url")
+    unknown = set(kwargs) - cred_fields - option_fields - setting_fields - {"base_url"}
+    if dsn:
+        unknown |= set(dsn.query) - setting_fields
+    if unknown:
+        valid = sorted(cred_fields | option_fields | setting_fields | {"base_url"})
+        raise ConfigurationError(
+            f"{name}: unknown option(s) {', '.join(sorted(unknown))}; valid: {', '.join(valid)}"
+        )
+    credentials = resolve_credentials(name, cls.Credentials, keywords=creds_kw, dsn=dsn, env=env)
+    url = resolve_base_url(
+        name,
+        cls.default_base_url,
+        base_url=base_url,
+        dsn=dsn,
+        env=env,
+        allow_insecure=allow_insecure,
+    )
+    try:
+        options = ClientOptions(**opts_kw)
+        settings = cls.Settings(**settings_kw)
+    except pydantic.ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigurationError(f"{name}: invalid option: {problems}") from None
+    redactor = Redactor(cls.secret_values(credentials), cls.secret_headers)
+    transport = Transport(
+        provider=name,
+        options=options,
+        redactor=redactor,
+        emit=_emitter(registry, on_event),
+        rate_limit_window=cls.rate_limit_window,
+        clock=_clock or time.monotonic,
+        sleep=_sleep or time.sleep,
+    )
+    adapter = cls(credentials, base_url=url, transport=transport, settings=settings)
+    return Client(adapter, registry=registry)
+
+
+def _emitter(
+    registry: Registry, on_event: Callable[[Event], None] | None
+) -> Callable[[Event], None] | None:
+    hook = registry.pm.hook.segmentkit_event
+    has_hook = bool(hook.get_hookimpls())
+    if not has_hook and on_event is None:
+        return None
+
+    def emit(event: Event) -> None:
+        try:
+            if on_event is not None:
+                on_event(event)
+            if has_hook:
+                hook(event=event)
+        except Exception:  # an observer must never break the operation it observes
+            log.exception("segmentkit_event observer failed")
+
+    return emit

@@ -1,0 +1,504 @@
+"""Provider-neutral models: what a segment, a rule and a recipient are, whatever the platform.
+
+All models are frozen pydantic v2 models. ``raw`` keeps the platform's object as received, so
+nothing a provider said is lost; ``extra`` holds provider fields that have no neutral home.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Generic, Literal, TypeVar
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from .errors import InvalidRecipientError
+
+__all__ = [
+    "BulkResult",
+    "Capability",
+    "Channel",
+    "ItemOutcome",
+    "Match",
+    "Operator",
+    "OutcomeStatus",
+    "Page",
+    "Recipient",
+    "Rule",
+    "Segment",
+    "SegmentKind",
+    "SegmentQuery",
+    "normalize_email",
+    "normalize_phone",
+]
+
+Channel = Literal["sms", "email"]
+Match = Literal["all", "any"]
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+class SegmentKind(str, enum.Enum):
+    """How membership is decided: ``static`` = an explicit member list, ``dynamic`` = rules the
+    platform evaluates."""
+
+    static = "static"
+    dynamic = "dynamic"
+
+
+class Operator(str, enum.Enum):
+    """Neutral rule operators. ``other`` keeps a platform operator with no neutral equivalent
+    (the original is in :attr:`Rule.native_operator`)."""
+
+    equals = "equals"
+    not_equals = "not_equals"
+    contains = "contains"
+    not_contains = "not_contains"
+    starts_with = "starts_with"
+    not_starts_with = "not_starts_with"
+    ends_with = "ends_with"
+    not_ends_with = "not_ends_with"
+    greater_than = "greater_than"
+    less_than = "less_than"
+    before = "before"
+    after = "after"
+    between = "between"
+    in_ = "in"
+    other = "other"
+
+
+class Capability(str, enum.Enum):
+    """An operation a provider adapter implements. Derived from the adapter's overrides."""
+
+    list_segments = "list_segments"
+    get_segment = "get_segment"
+    create_segment = "create_segment"
+    update_segment = "update_segment"
+    delete_segment = "delete_segment"
+    list_recipients = "list_recipients"
+    add_recipients = "add_recipients"
+    remove_recipients = "remove_recipients"
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """Naive datetimes are taken as UTC (every platform here speaks UTC); aware ones are
+    converted to UTC."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+class Rule(BaseModel):
+    """One condition of a dynamic segment: ``field operator values``."""
+
+    model_config = _FROZEN
+
+    field: str = Field(min_length=1)
+    operator: Operator
+    values: tuple[str, ...] = ()
+    native_operator: str | None = None
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _values_as_strings(cls, v: Any) -> Any:
+        if isinstance(v, str | int | float):
+            return (str(v),)
+        if isinstance(v, Iterable):
+            return tuple(str(x) for x in v)
+        return v
+
+    @model_validator(mode="after")
+    def _check_arity(self) -> Rule:
+        if self.operator is Operator.between and len(self.values) != 2:
+            raise ValueError(f"rule on {self.field!r}: 'between' takes two values")
+        if self.operator is Operator.other and not self.native_operator:
+            raise ValueError(f"rule on {self.field!r}: 'other' needs native_operator")
+        return self
+
+
+class Segment(BaseModel):
+    """A named audience on one platform."""
+
+    model_config = _FROZEN
+
+    id: str
+    provider: str
+    name: str
+    kind: SegmentKind
+    provider_type: str | None = None
+    rules: tuple[Rule, ...] = ()
+    match: Match = "all"
+    recipient_count: int | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    extra: dict[str, Any] = Field(default_factory=dict)
+    raw: dict[str, Any] = Field(default_factory=dict, repr=False)
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_as_string(cls, v: Any) -> Any:
+        return str(v) if isinstance(v, int) else v
+
+    @field_validator("created_at", "updated_at")
+    @classmethod
+    def _utc(cls, v: datetime | None) -> datetime | None:
+        return _aware(v)
+
+
+def normalize_phone(value: str, default_region: str | None = None) -> str:
+    """Return ``value`` as E.164 (``+393331234567``) or raise :class:`InvalidRecipientError`.
+
+    A national number (no leading ``+``/``00``) is accepted only with ``default_region``:
+    segmentkit never guesses a country.
+    """
+    text = str(value).strip()
+    if not text:
+        raise InvalidRecipientError("phone is empty", field="phone", value=value)
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    if not text.startswith("+") and not default_region:
+        raise InvalidRecipientError(
+            f"phone {value!r} has no country code; write it in E.164 (+<country><number>) "
+            "or pass default_region",
+            field="phone",
+            value=value,
+        )
+    try:
+        parsed = phonenumbers.parse(text, None if text.startswith("+") else default_region)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidRecipientError(
+            f"phone {value!r} is not a phone number ({exc._msg})", field="phone", value=value
+        ) from None
+    if not phonenumbers.is_valid_number(parsed):
+        raise InvalidRecipientError(
+            f"phone {value!r} is not a valid number", field="phone", value=value
+        )
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalize_email(value: str) -> str:
+    """Return ``value`` syntax-checked and normalised (domain lower-cased, IDNA applied), or
+    raise :class:`InvalidRecipientError`. No DNS lookups."""
+    text = str(value).strip()
+    try:
+        info = validate_email(text, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidRecipientError(
+            f"email {value!r} is not valid: {exc}", field="email", value=value
+        ) from None
+    return info.normalized
+
+
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+
+
+class Recipient(BaseModel):
+    """One member of a segment. At least one of ``email``, ``phone`` or ``id`` is set.
+
+    ``phone`` is normalised to E.164 and ``email`` syntax-checked when the model is built, so a
+    ``Recipient`` that exists is valid. To accept national phone numbers pass a default region
+    through :meth:`parse`.
+    """
+
+    model_config = _FROZEN
+
+    id: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    name: str | None = None
+    country: str | None = None
+    attributes: dict[str, str] = Field(default_factory=dict)
+    raw: dict[str, Any] = Field(default_factory=dict, repr=False)
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_as_string(cls, v: Any) -> Any:
+        return str(v) if isinstance(v, int) else v
+
+    @field_validator("id", "email", "phone", "first_name", "last_name", "name", "country")
+    @classmethod
+    def _blank_is_none(cls, v: str | None) -> str | None:
+        return v if v else None
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is None:
+            return None
+        region = (info.context or {}).get("default_region")
+        return normalize_phone(v, region)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, v: str | None) -> str | None:
+        return None if v is None else normalize_email(v)
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        code = v.upper()
+        if not _COUNTRY.match(code):
+            raise InvalidRecipientError(
+                f"country {v!r} is not an ISO 3166 alpha-2 code", field="country", value=v
+            )
+        return code
+
+    @field_validator("attributes", mode="before")
+    @classmethod
+    def _attrs_as_strings(cls, v: Any) -> Any:
+        if isinstance(v, Mapping):
+            return {str(k): "" if x is None else str(x) for k, x in v.items()}
+        return v
+
+    @model_validator(mode="after")
+    def _has_identity(self) -> Recipient:
+        if not (self.email or self.phone or self.id):
+            raise InvalidRecipientError("recipient has no email, phone or id", field=None)
+        return self
+
+    @classmethod
+    def parse(cls, data: Any, *, default_region: str | None = None) -> Recipient:
+        """Build a recipient from a mapping, a ``Recipient``, or a bare email/phone string.
+
+        Raises :class:`InvalidRecipientError` naming the bad field and value.
+        """
+        if isinstance(data, Recipient):
+            return data
+        if isinstance(data, str):
+            data = {"email": data} if "@" in data else {"phone": data}
+        if not isinstance(data, Mapping):
+            raise InvalidRecipientError(
+                f"cannot make a recipient from {type(data).__name__}", value=data
+            )
+        try:
+            return cls.model_validate(dict(data), context={"default_region": default_region})
+        except InvalidRecipientError:
+            raise
+        except Exception as exc:  # pydantic wraps validator errors; unwrap ours
+            cause = _find_invalid_recipient(exc)
+            if cause is not None:
+                raise cause from None
+            raise InvalidRecipientError(_first_pydantic_error(exc), value=data) from None
+
+    @property
+    def display_name(self) -> str:
+        """``name``, else ``first_name last_name``, else the identity."""
+        if self.name:
+            return self.name
+        full = " ".join(p for p in (self.first_name, self.last_name) if p)
+        return full or self.email or self.phone or self.id or ""
+
+    def identity(self, channel: Channel) -> str | None:
+        """The key that identifies this recipient on ``channel`` (E.164 phone or normalised
+        email), or ``None`` when it has none."""
+        if channel == "sms":
+            return self.phone
+        return self.email.lower() if self.email else None
+
+
+def _find_invalid_recipient(exc: BaseException) -> InvalidRecipientError | None:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        for err in errors():
+            ctx = err.get("ctx") or {}
+            inner = ctx.get("error")
+            if isinstance(inner, InvalidRecipientError):
+                return inner
+    return None
+
+
+def _first_pydantic_error(exc: BaseException) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        errs = errors()
+        if errs:
+            loc = ".".join(str(p) for p in errs[0].get("loc", ())) or "recipient"
+            return f"{loc}: {errs[0].get('msg', 'invalid')}"
+    return str(exc)
+
+
+class OutcomeStatus(str, enum.Enum):
+    """What happened to one item of a bulk operation."""
+
+    added = "added"
+    removed = "removed"
+    unchanged = "unchanged"
+    rejected = "rejected"
+    failed = "failed"
+
+
+class ItemOutcome(BaseModel):
+    """The outcome for one input item of a bulk call. ``index`` is its position in the input;
+    ``reason`` says why for ``unchanged``/``rejected``/``failed``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    index: int
+    status: OutcomeStatus
+    recipient: Recipient | None = None
+    reason: str | None = None
+    input: Any = Field(default=None, repr=False)
+    attempts: int = 0
+
+
+class BulkResult(BaseModel):
+    """One :class:`ItemOutcome` per input item, in input order, plus counts. Never a bare
+    bool: check :attr:`ok`, or iterate :attr:`failed` / :attr:`rejected`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    items: tuple[ItemOutcome, ...]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Number of items per status (every status present, zero when absent)."""
+        c = Counter(i.status.value for i in self.items)
+        return {s.value: c.get(s.value, 0) for s in OutcomeStatus}
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing was rejected or failed."""
+        return not any(
+            i.status in (OutcomeStatus.rejected, OutcomeStatus.failed) for i in self.items
+        )
+
+    def with_status(self, *statuses: OutcomeStatus) -> list[ItemOutcome]:
+        """The outcomes with any of ``statuses``."""
+        return [i for i in self.items if i.status in statuses]
+
+    @property
+    def failed(self) -> list[ItemOutcome]:
+        """Items whose write did not succeed after retries (with the cause in ``reason``)."""
+        return self.with_status(OutcomeStatus.failed)
+
+    @property
+    def rejected(self) -> list[ItemOutcome]:
+        """Items refused before any request (invalid input) or by the platform's validation."""
+        return self.with_status(OutcomeStatus.rejected)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __iter__(self) -> Iterator[ItemOutcome]:  # type: ignore[override]
+        return iter(self.items)
+
+    def summary(self) -> str:
+        """A one-line human summary, e.g. ``added 3, unchanged 1, rejected 1``."""
+        return ", ".join(f"{k} {v}" for k, v in self.counts.items() if v) or "nothing to do"
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a listing. ``next_page`` is an opaque token for the next call, ``None`` on
+    the last page. ``page``, ``total_pages`` and ``total`` are set when the platform says."""
+
+    items: Sequence[T]
+    next_page: Any = None
+    page: int | None = None
+    total_pages: int | None = None
+    total: int | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+OrderField = Literal["id", "name", "created_at", "updated_at", "recipient_count"]
+
+
+class SegmentQuery(BaseModel):
+    """What ``segments.list()`` asks for. Adapters send what the platform can filter and must
+    return only matching segments; :meth:`apply` is the reference (client-side) semantics.
+
+    * ``search``: case-insensitive substring of the name.
+    * ``provider_type``: the platform's own type (``bulk``/``custom``/``filter``…).
+    * ``created_after``/``created_before``/``updated_after``/``updated_before``: inclusive.
+    * ``order_by`` + ``descending``; ``page_size`` (``None`` = the provider's largest).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    search: str | None = None
+    provider_type: str | None = None
+    kind: SegmentKind | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    updated_after: datetime | None = None
+    updated_before: datetime | None = None
+    order_by: OrderField | None = None
+    descending: bool = False
+    page_size: int | None = Field(default=None, ge=1)
+
+    @field_validator("created_after", "created_before", "updated_after", "updated_before")
+    @classmethod
+    def _utc(cls, v: datetime | None) -> datetime | None:
+        return _aware(v)
+
+    @property
+    def has_filters(self) -> bool:
+        """True when any filter (not ordering) is set."""
+        return any(
+            v is not None
+            for v in (
+                self.search,
+                self.provider_type,
+                self.kind,
+                self.created_after,
+                self.created_before,
+                self.updated_after,
+                self.updated_before,
+            )
+        )
+
+    def matches(self, seg: Segment) -> bool:
+        """Whether ``seg`` satisfies every filter of this query."""
+        if self.search and self.search.casefold() not in seg.name.casefold():
+            return False
+        if self.provider_type and (seg.provider_type or "") != self.provider_type:
+            return False
+        if self.kind is not None and seg.kind is not self.kind:
+            return False
+        for bound, value, after in (
+            (self.created_after, seg.created_at, True),
+            (self.created_before, seg.created_at, False),
+            (self.updated_after, seg.updated_at, True),
+            (self.updated_before, seg.updated_at, False),
+        ):
+            if bound is None:
+                continue
+            if value is None or (value < bound if after else value > bound):
+                return False
+        return True
+
+    def sort_key(self, seg: Segment) -> tuple[Any, ...]:
+        """Sort key for ``order_by`` (missing values first), ties broken by numeric id."""
+        tie = _id_key(seg.id)
+        if self.order_by is None or self.order_by == "id":
+            return (tie,)
+        value: Any = getattr(seg, self.order_by)
+        if isinstance(value, str):
+            value = value.casefold()
+        return (value is not None, value if value is not None else 0, tie)
+
+    def apply(self, segments: Iterable[Segment]) -> list[Segment]:
+        """Filter and order ``segments`` client-side with the reference semantics."""
+        kept = [s for s in segments if self.matches(s)]
+        if self.order_by is not None:
+            kept.sort(key=self.sort_key, reverse=self.descending)
+        return kept
+
+
+def _id_key(value: str) -> tuple[int, int | str]:
+    return (0, int(value)) if value.isdigit() else (1, value)

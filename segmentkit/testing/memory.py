@@ -1,0 +1,301 @@
+"""``memory``: the reference adapter, for a clean JSON platform whose state lives in memory
+(:class:`segmentkit.testing.memory_fake.MemoryPlatform`).
+
+It exercises every part of the adapter contract with no provider quirks, so the core and the
+contract suite are tested without the real adapters, and app developers can use
+``memory`` in their own tests. It is also the smallest complete adapter to copy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from ..hookspecs import hookimpl
+from ..models import (
+    ItemOutcome,
+    Match,
+    Operator,
+    OutcomeStatus,
+    Page,
+    Recipient,
+    Rule,
+    Segment,
+    SegmentKind,
+    SegmentQuery,
+)
+from ..provider import Provider
+
+__all__ = ["MemoryProvider"]
+
+
+class _WireRule(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    field: str
+    op: str
+    values: list[str] = Field(default_factory=list)
+
+
+class _WireSegment(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    id: int
+    name: str
+    type: Literal["list", "rules"]
+    rules: list[_WireRule] = Field(default_factory=list)
+    match: Literal["all", "any"] = "all"
+    member_count: int | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class _WireMember(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    id: int
+    email: str | None = None
+    phone: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    country: str | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class _WireList(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    items: list[dict[str, Any]]
+    page: int
+    total_pages: int
+    total: int
+
+
+_OPS = {op.value: op for op in Operator}
+
+
+def _to_segment(wire: _WireSegment, raw: dict[str, Any]) -> Segment:
+    return Segment(
+        id=str(wire.id),
+        provider="memory",
+        name=wire.name,
+        kind=SegmentKind.static if wire.type == "list" else SegmentKind.dynamic,
+        provider_type=wire.type,
+        rules=tuple(
+            Rule(
+                field=r.field,
+                operator=_OPS.get(r.op, Operator.other),
+                values=tuple(r.values),
+                native_operator=r.op,
+            )
+            for r in wire.rules
+        ),
+        match=wire.match,
+        recipient_count=wire.member_count,
+        created_at=wire.created_at,
+        updated_at=wire.updated_at,
+        raw=raw,
+    )
+
+
+def _to_recipient(wire: _WireMember, raw: dict[str, Any]) -> Recipient:
+    return Recipient(
+        id=str(wire.id),
+        email=wire.email,
+        phone=wire.phone,
+        first_name=wire.first_name,
+        last_name=wire.last_name,
+        country=wire.country,
+        attributes={k: str(v) for k, v in wire.attributes.items()},
+        raw=raw,
+    )
+
+
+def _member(r: Recipient) -> dict[str, Any]:
+    return {
+        k: v
+        for k, v in {
+            "email": r.email,
+            "phone": r.phone,
+            "first_name": r.first_name,
+            "last_name": r.last_name,
+            "country": r.country,
+            "attributes": r.attributes,
+        }.items()
+        if v
+    }
+
+
+class MemoryProvider(Provider):
+    """Reference adapter for the in-memory JSON platform used in tests."""
+
+    name = "memory"
+    display_name = "In-memory reference platform"
+    channel = "email"
+    default_base_url = "https://memory.invalid/v1/"
+    fake = "segmentkit.testing.memory_fake:MemoryPlatform"
+    secret_headers = frozenset({"x-api-key"})
+    max_page_size = 100
+
+    class Credentials(BaseModel):
+        """``api_key``: the account key (``X-Api-Key`` header)."""
+
+        model_config = ConfigDict(extra="forbid", frozen=True)
+        api_key: SecretStr
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"X-Api-Key": self.secret("api_key")}
+
+    def _page(
+        self, path: str, page: Any, per_page: int, params: dict[str, Any] | None = None
+    ) -> tuple[_WireList, int]:
+        number = int(page or 1)
+        body = self.request(
+            "GET", path, params={**(params or {}), "page": number, "per_page": per_page}
+        )
+        return self.parse(_WireList, body, what="list"), number
+
+    def list_segments(self, query: SegmentQuery, page: Any) -> Page[Segment]:
+        params = {"q": query.search} if query.search else {}
+        listing, number = self._page("segments", page, query.page_size or 100, params)
+        segs = [_to_segment(self.parse(_WireSegment, s, what="segment"), s) for s in listing.items]
+        self.page_fetched("segments", number, len(segs), listing.total_pages)
+        return Page(
+            items=query.apply(segs),
+            page=number,
+            total_pages=listing.total_pages,
+            total=listing.total,
+            next_page=number + 1 if number < listing.total_pages else None,
+        )
+
+    def get_segment(self, segment_id: str) -> Segment:
+        body = self.request("GET", f"segments/{segment_id}")
+        return _to_segment(self.parse(_WireSegment, body, what="segment"), body)
+
+    def create_segment(
+        self,
+        *,
+        name: str,
+        recipients: Sequence[Recipient] | None,
+        rules: Sequence[Rule] | None,
+        match: Match,
+    ) -> Segment:
+        payload: dict[str, Any] = {"name": name, "match": match}
+        if rules is not None:
+            payload["rules"] = [
+                {
+                    "field": r.field,
+                    "op": r.native_operator or r.operator.value,
+                    "values": list(r.values),
+                }
+                for r in rules
+            ]
+        else:
+            payload["members"] = [_member(r) for r in recipients or ()]
+        # The platform accepts an Idempotency-Key, so a create whose answer was lost is
+        # re-sent safely: the platform returns the segment it already made.
+        import uuid
+
+        key = uuid.uuid4().hex
+        body = self.request(
+            "POST", "segments", json_body=payload, idempotent=True, headers={"Idempotency-Key": key}
+        )
+        return _to_segment(self.parse(_WireSegment, body, what="segment"), body)
+
+    def update_segment(
+        self,
+        segment_id: str,
+        *,
+        name: str | None,
+        recipients: Sequence[Recipient] | None,
+        rules: Sequence[Rule] | None,
+        match: Match | None,
+    ) -> Segment:
+        payload: dict[str, Any] = {}
+        if name is not None:
+            payload["name"] = name
+        if match is not None:
+            payload["match"] = match
+        if rules is not None:
+            payload["rules"] = [
+                {
+                    "field": r.field,
+                    "op": r.native_operator or r.operator.value,
+                    "values": list(r.values),
+                }
+                for r in rules
+            ]
+        if recipients is not None:
+            payload["members"] = [_member(r) for r in recipients]
+        # PATCH changes only the given fields, so it is safe to repeat.
+        body = self.request("PATCH", f"segments/{segment_id}", json_body=payload, idempotent=True)
+        return _to_segment(self.parse(_WireSegment, body, what="segment"), body)
+
+    def delete_segment(self, segment_id: str) -> None:
+        self.request("DELETE", f"segments/{segment_id}", allow_empty=True, missing_ok_on_retry=True)
+
+    def list_recipients(self, segment_id: str, page: Any) -> Page[Recipient]:
+        listing, number = self._page(f"segments/{segment_id}/members", page, 100)
+        items = [_to_recipient(self.parse(_WireMember, m, what="member"), m) for m in listing.items]
+        self.page_fetched("members", number, len(items), listing.total_pages)
+        return Page(
+            items=items,
+            page=number,
+            total_pages=listing.total_pages,
+            total=listing.total,
+            next_page=number + 1 if number < listing.total_pages else None,
+        )
+
+    def add_recipients(
+        self, segment_id: str, recipients: Sequence[Recipient]
+    ) -> Sequence[ItemOutcome]:
+        # Members are upserted by email, so re-sending the batch cannot duplicate anyone.
+        body = self.request(
+            "POST",
+            f"segments/{segment_id}/members",
+            json_body={"members": [_member(r) for r in recipients]},
+            idempotent=True,
+        )
+        results = body.get("results") if isinstance(body, dict) else None
+        if not isinstance(results, list) or len(results) != len(recipients):
+            results = [{"status": "added"}] * len(recipients)
+        return [
+            ItemOutcome(
+                index=i,
+                recipient=r,
+                status=OutcomeStatus.unchanged
+                if res.get("status") == "exists"
+                else OutcomeStatus.added,
+                reason="already a member" if res.get("status") == "exists" else None,
+            )
+            for i, (r, res) in enumerate(zip(recipients, results, strict=True))
+        ]
+
+    def remove_recipients(
+        self, segment_id: str, recipients: Sequence[Recipient]
+    ) -> Sequence[ItemOutcome]:
+        body = self.request(
+            "POST",
+            f"segments/{segment_id}/members/delete",
+            idempotent=True,
+            json_body={"members": [{"id": r.id, "email": r.email} for r in recipients]},
+        )
+        results = body.get("results") if isinstance(body, dict) else None
+        if not isinstance(results, list) or len(results) != len(recipients):
+            results = [{"status": "removed"}] * len(recipients)
+        return [
+            ItemOutcome(
+                index=i,
+                recipient=r,
+                status=OutcomeStatus.removed
+                if res.get("status") == "removed"
+                else OutcomeStatus.unchanged,
+                reason=None if res.get("status") == "removed" else "not a member",
+            )
+            for i, (r, res) in enumerate(zip(recipients, results, strict=True))
+        ]
+
+
+@hookimpl
+def segmentkit_register_providers(register: Any) -> None:
+    """Register the reference adapter."""
+    register(MemoryProvider)

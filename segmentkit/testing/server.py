@@ -1,0 +1,220 @@
+"""Serving a fake platform: on a real loopback socket, or in-process through ``responses``.
+
+Both modes dispatch into the same WSGI application, so a test sees identical behaviour; pick
+one with ``mode="socket"`` or ``mode="responses"``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import socket
+import threading
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import requests
+import responses
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+from ..client import Client, connect
+from ..plugins import Registry, default_registry
+from .app import DIRECTIVE, FakePlatform
+
+__all__ = ["FakeServer", "Mode", "fake", "fake_class"]
+
+Mode = Literal["socket", "responses"]
+logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """No access log lines; a dropped connection (an injected fault) is not an error."""
+
+    def log(self, type: str, message: str, *args: Any) -> None:
+        return
+
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        return
+
+
+class _Server(BaseWSGIServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        return  # faults cut connections on purpose
+
+
+class FakeServer:
+    """Runs one :class:`FakePlatform` and hands out clients for it.
+
+    ``with FakeServer(platform, mode="socket") as srv: client = srv.client()``. In socket mode
+    the server binds ``127.0.0.1`` on an ephemeral port in a daemon thread; in responses mode a
+    ``responses.RequestsMock`` routes every request for :attr:`base_url`'s host into the app.
+    """
+
+    def __init__(
+        self, platform: FakePlatform, mode: Mode = "socket", *, registry: Registry | None = None
+    ) -> None:
+        if mode not in ("socket", "responses"):
+            raise ValueError("mode must be 'socket' or 'responses'")
+        self.platform = platform
+        self.mode: Mode = mode
+        self.registry = registry
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+        self._mock: responses.RequestsMock | None = None
+        self.base_url = ""
+        self._clients: list[Client] = []
+
+    # -- lifecycle
+
+    def start(self) -> FakeServer:
+        """Start serving; returns ``self``."""
+        if self.mode == "socket":
+            server = make_server(
+                "127.0.0.1", 0, self.platform, threaded=True, request_handler=_QuietHandler
+            )
+            server.handle_error = _Server.handle_error.__get__(server)  # type: ignore[method-assign]
+            server.daemon_threads = True  # type: ignore[attr-defined]
+            self._server = server
+            self._thread = threading.Thread(
+                target=server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name=f"fake-{self.platform.provider}",
+                daemon=True,
+            )
+            self._thread.start()
+            host, port = str(server.server_address[0]), int(server.server_address[1])
+            self.base_url = f"http://{host}:{port}{self.platform.base_path}"
+        else:
+            host = f"{self.platform.provider}.fake.test"
+            self.base_url = f"https://{host}{self.platform.base_path}"
+            mock = responses.RequestsMock(assert_all_requests_are_fired=False)
+            mock.start()
+            mock.add_passthru("http://127.0.0.1")
+            mock.add_passthru("http://localhost")
+            import re
+
+            pattern = re.compile(rf"https://{re.escape(host)}/.*")
+            for method in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"):
+                mock.add_callback(method, pattern, callback=self._dispatch)
+            self._mock = mock
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close every client handed out."""
+        for c in self._clients:
+            c.close()
+        self._clients.clear()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock.reset()
+            self._mock = None
+
+    def __enter__(self) -> FakeServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- what tests use
+
+    @property
+    def log(self) -> Any:
+        """The platform's :class:`RequestLog`."""
+        return self.platform.log
+
+    @property
+    def faults(self) -> Any:
+        """The platform's :class:`FaultInjector`."""
+        return self.platform.faults
+
+    def dsn(self, account: Any = None) -> str:
+        """A DSN for ``account`` (the default account when ``None``)."""
+        return self.platform.dsn_for(self.base_url, account)
+
+    def client(self, account: Any = None, **options: Any) -> Client:
+        """A connected :class:`Client` for ``account``; closed when the server stops.
+
+        Tests get short timeouts and backoff by default (override with keywords).
+        """
+        defaults: dict[str, Any] = {
+            "backoff_base": 0.01,
+            "backoff_max": 0.05,
+            "read_timeout": 2.0,
+            "connect_timeout": 2.0,
+        }
+        defaults.update(options)
+        c = connect(self.dsn(account), registry=self.registry or default_registry(), **defaults)
+        self._clients.append(c)
+        return c
+
+    # -- responses mode
+
+    def _dispatch(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], bytes]:
+        parts = urlsplit(str(request.url or ""))
+        body = request.body
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        builder = EnvironBuilder(
+            path=parts.path,
+            query_string=parts.query,
+            method=request.method or "GET",
+            headers=list(request.headers.items()),
+            data=body or b"",
+            base_url=f"{parts.scheme}://{parts.netloc}",
+        )
+        environ = builder.get_environ()
+        app_iter, status, headers = run_wsgi_app(self.platform, environ)
+        data = b"".join(app_iter)
+        directive = environ.get(DIRECTIVE)
+        if directive in ("reset", "applied_then_lost"):
+            raise requests.exceptions.ConnectionError(
+                ConnectionResetError(104, "Connection reset by peer (injected)")
+            )
+        if directive == "stall":
+            raise requests.exceptions.ReadTimeout("injected stall")
+        if directive == "truncated":
+            raise requests.exceptions.ChunkedEncodingError(
+                "Connection broken: IncompleteRead (injected)"
+            )
+        code = int(status.split(" ", 1)[0])
+        return code, {k: v for k, v in headers.items() if k.lower() != "content-length"}, data
+
+
+def fake_class(provider: str, registry: Registry | None = None) -> type[FakePlatform]:
+    """The fake platform class an adapter declares in ``Provider.fake`` (``module:Class``)."""
+    cls = (registry or default_registry()).get(provider)
+    if not cls.fake:
+        raise LookupError(f"provider {provider!r} declares no fake (Provider.fake)")
+    module, _, name = cls.fake.partition(":")
+    fake_cls = getattr(importlib.import_module(module), name)
+    if not (isinstance(fake_cls, type) and issubclass(fake_cls, FakePlatform)):
+        raise TypeError(f"{cls.fake} is not a FakePlatform subclass")
+    return fake_cls
+
+
+def fake(
+    provider: str,
+    mode: Mode = "socket",
+    *,
+    registry: Registry | None = None,
+    **platform_options: Any,
+) -> FakeServer:
+    """A (not yet started) :class:`FakeServer` for ``provider``'s fake, built with
+    ``platform_options`` (seed, profile, …). Use it as a context manager."""
+    platform = fake_class(provider, registry)(**platform_options)
+    return FakeServer(platform, mode, registry=registry)
+
+
+def free_port() -> int:
+    """An unused loopback port (for tests that need a closed port)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
