@@ -8,6 +8,7 @@ contract suite are tested without the real adapters, and app developers can use
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
@@ -193,8 +194,6 @@ class MemoryProvider(Provider):
             payload["members"] = [_member(r) for r in recipients or ()]
         # The platform accepts an Idempotency-Key, so a create whose answer was lost is
         # re-sent safely: the platform returns the segment it already made.
-        import uuid
-
         key = uuid.uuid4().hex
         body = self.request(
             "POST", "segments", json_body=payload, idempotent=True, headers={"Idempotency-Key": key}
@@ -248,12 +247,14 @@ class MemoryProvider(Provider):
     def add_recipients(
         self, segment_id: str, recipients: Sequence[Recipient]
     ) -> Sequence[ItemOutcome]:
-        # Members are upserted by email, so re-sending the batch cannot duplicate anyone.
+        # Members are upserted by email, so re-sending the batch cannot duplicate anyone, and
+        # the Idempotency-Key makes a re-sent batch answer with the original per-item results.
         body = self.request(
             "POST",
             f"segments/{segment_id}/members",
             json_body={"members": [_member(r) for r in recipients]},
             idempotent=True,
+            headers={"Idempotency-Key": uuid.uuid4().hex},
         )
         results = body.get("results") if isinstance(body, dict) else None
         if not isinstance(results, list) or len(results) != len(recipients):

@@ -251,8 +251,14 @@ class MemoryPlatform(FakePlatform):
             members = json.loads(request.get_data() or b"{}").get("members") or []
         except ValueError:
             return self._error(400, "invalid", "body is not JSON")
+        key = request.headers.get("Idempotency-Key")
+        if key and key in self._idempotency:
+            return json_response(self._idempotency[key])
         results = [{"status": "added" if self._upsert(seg, m) else "exists"} for m in members]
-        return json_response({"results": results})
+        answer = {"results": results}
+        if key:
+            self._idempotency[key] = answer
+        return json_response(answer)
 
     def remove_members(self, request: Request, sid: str) -> Response:
         if (denied := self._auth(request)) is not None:

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import requests
 import responses
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
-from werkzeug.test import EnvironBuilder, run_wsgi_app
+from werkzeug.test import EnvironBuilder
 
 from ..client import Client, connect
 from ..plugins import Registry, default_registry
@@ -171,8 +171,24 @@ class FakeServer:
             base_url=f"{parts.scheme}://{parts.netloc}",
         )
         environ = builder.get_environ()
-        app_iter, status, headers = run_wsgi_app(self.platform, environ)
-        data = b"".join(app_iter)
+        captured: dict[str, Any] = {}
+
+        def start_response(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Any:
+            captured["status"], captured["headers"] = status, headers
+            return lambda chunk: None
+
+        # Called directly (not werkzeug's run_wsgi_app, which copies environ) so the fault
+        # directive the platform leaves in environ comes back to us.
+        app_iter = self.platform(environ, start_response)
+        try:
+            data = b"".join(app_iter)
+        finally:
+            close = getattr(app_iter, "close", None)
+            if close is not None:
+                close()
+        status, headers = captured["status"], captured["headers"]
         directive = environ.get(DIRECTIVE)
         if directive in ("reset", "applied_then_lost"):
             raise requests.exceptions.ConnectionError(
@@ -185,7 +201,7 @@ class FakeServer:
                 "Connection broken: IncompleteRead (injected)"
             )
         code = int(status.split(" ", 1)[0])
-        return code, {k: v for k, v in headers.items() if k.lower() != "content-length"}, data
+        return code, {k: v for k, v in headers if k.lower() != "content-length"}, data
 
 
 def fake_class(provider: str, registry: Registry | None = None) -> type[FakePlatform]:
