@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml examples/segmentkit_example/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade "pip>=25.1"
 	$(BIN)/python -m pip install -q -e ".[cli,testing]" --group dev
-	$(BIN)/python -m pip install -q -e examples/segmentkit_example
+	$(BIN)/python -m pip install -q --no-deps -e examples/segmentkit_example
 	@touch $(STAMP)
 
 lint: $(STAMP)
