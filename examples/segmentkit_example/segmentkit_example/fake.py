@@ -21,7 +21,7 @@ class SmokeSignalsPlatform(FakePlatform):
 
     def __init__(self, *, seed: int = 0, page_size: int = 50) -> None:
         super().__init__(seed=seed)
-        self.token = self.new_key(random.Random(seed))  # noqa: S311
+        self.token = self.new_key(random.Random(seed))
         self.page_size = page_size
         self.lists: dict[str, dict[str, Any]] = {}
         self.subscribers: dict[str, list[dict[str, str]]] = {}
