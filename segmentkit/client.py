@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Generic, TypeVar
@@ -475,7 +476,7 @@ def connect(
     then ``SEGMENTKIT_<PROVIDER>_<FIELD>``, then the adapter default
     (:mod:`segmentkit.config`). ``on_event`` receives every :class:`~segmentkit.events.Event`.
     """
-    env = dict(__import__("os").environ) if env is None else env
+    env = os.environ if env is None else env
     if target is None:
         target = env.get("SEGMENTKIT_DSN")
         if not target:

@@ -17,7 +17,6 @@ used; ``<provider>+http://`` is accepted only for loopback hosts unless ``allow_
 from __future__ import annotations
 
 import ipaddress
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -182,8 +181,3 @@ def resolve_base_url(
             "use https, a loopback host, or allow_insecure=True"
         )
     return url if url.endswith("/") else url + "/"
-
-
-def environ() -> Mapping[str, str]:
-    """The process environment (indirection for tests)."""
-    return os.environ

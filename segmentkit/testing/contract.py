@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 import pytest
@@ -165,9 +165,11 @@ class ProviderContract:
     # ------------------------------------------------------------------ checks
 
     def test_bad_key_raises_authentication_error(self, server: FakeServer) -> None:
-        with connect(server.platform.bad_dsn(server.base_url), **_fast()) as bad:
-            with pytest.raises(AuthenticationError) as info:
-                list(bad.segments.list())
+        with (
+            connect(server.platform.bad_dsn(server.base_url), **_fast()) as bad,
+            pytest.raises(AuthenticationError) as info,
+        ):
+            list(bad.segments.list())
         assert info.value.provider == self.provider
 
     def test_list_returns_every_segment_once_with_fewest_requests(
@@ -352,7 +354,7 @@ class ProviderContract:
         sid = server.platform.seed_segment("contract caps", self.recipients(client.channel)[:1])
         assert Capability.list_segments in client.capabilities
         assert Capability.get_segment in client.capabilities
-        probes = {
+        probes: dict[Capability, Callable[[], object]] = {
             Capability.list_recipients: lambda: list(client.recipients.list(sid)),
             Capability.add_recipients: lambda: client.recipients.add(
                 sid, self.recipients(client.channel)[1:2]
