@@ -257,7 +257,7 @@ class FakePlatform:
         latency, before, after = self.faults.decide(method, rel)
         for rule in latency:
             time.sleep(rule.seconds)
-        fault_name: str | None = None
+        fault_name: str | None = "latency" if latency else None
         if before is not None:
             fault_name = before.kind
             response = self._before_fault(before, environ)
