@@ -41,7 +41,7 @@ def _toml_loads(text: str) -> dict[str, Any]:
 
         return tomllib.loads(text)
     try:  # pragma: no cover - Python 3.10 only
-        import tomli
+        import tomli  # type: ignore[import-not-found,unused-ignore]
     except ModuleNotFoundError:  # pragma: no cover - Python 3.10 only
         raise ConfigurationError(
             "reading the account file needs Python 3.11+ (tomllib) or the 'tomli' package on "
