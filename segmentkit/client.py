@@ -275,7 +275,10 @@ class RecipientsAPI:
         default_region: str | None = None,
         progress: Callable[[str, int, int], None] | None = None,
     ) -> Any:
-        """Make the segment's members equal ``desired`` (see :mod:`segmentkit.sync`)."""
+        """Make the segment's members equal ``desired`` (see :mod:`segmentkit.sync`).
+
+        Returns a :class:`~segmentkit.sync.SyncResult`; with ``dry_run`` only the plan.
+        """
         from .sync import sync_segment
 
         return sync_segment(
@@ -287,6 +290,19 @@ class RecipientsAPI:
             default_region=default_region,
             progress=progress,
         )
+
+    def apply(
+        self,
+        segment_id: str | int,
+        plan: Any,
+        *,
+        progress: Callable[[str, int, int], None] | None = None,
+    ) -> Any:
+        """Apply a :class:`~segmentkit.sync.SyncPlan` from an earlier dry run, without
+        reading the segment again."""
+        from .sync import apply_plan
+
+        return apply_plan(self._client, str(segment_id), plan, progress=progress)
 
 
 class Client:

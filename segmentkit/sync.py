@@ -20,7 +20,15 @@ from .provider import progress_reporter
 if TYPE_CHECKING:
     from .client import Client
 
-__all__ = ["Progress", "SyncPlan", "SyncResult", "copy_segment", "plan_sync", "sync_segment"]
+__all__ = [
+    "Progress",
+    "SyncPlan",
+    "SyncResult",
+    "apply_plan",
+    "copy_segment",
+    "plan_sync",
+    "sync_segment",
+]
 
 #: ``progress(phase, done, total)``: phase is "reading", "adding" or "removing".
 Progress = Callable[[str, int, int], None]
@@ -194,6 +202,24 @@ def _apply(
     return added, removed
 
 
+def apply_plan(
+    client: Client, segment_id: str, plan: SyncPlan, *, progress: Progress | None = None
+) -> SyncResult:
+    """Apply a plan made earlier (e.g. shown to a user by a dry run) without reading the
+    segment again. Members changed since the plan was made are handled by the adapters'
+    add/remove (already present → ``unchanged``, already gone → ``unchanged``); a later
+    sync converges."""
+    added, removed = _apply(client, segment_id, plan, progress)
+    return SyncResult(
+        segment_id=segment_id,
+        provider=client.provider,
+        plan=plan,
+        dry_run=False,
+        added=added,
+        removed=removed,
+    )
+
+
 def sync_segment(
     client: Client,
     segment_id: str,
@@ -224,15 +250,7 @@ def sync_segment(
     )
     if dry_run:
         return SyncResult(segment_id=segment_id, provider=client.provider, plan=plan, dry_run=True)
-    added, removed = _apply(client, segment_id, plan, progress)
-    return SyncResult(
-        segment_id=segment_id,
-        provider=client.provider,
-        plan=plan,
-        dry_run=False,
-        added=added,
-        removed=removed,
-    )
+    return apply_plan(client, segment_id, plan, progress=progress)
 
 
 def _portable(r: Recipient) -> Recipient:

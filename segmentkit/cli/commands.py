@@ -519,22 +519,10 @@ def sync(
     )
     show_plan(out, plan_only, table)
     result: SyncResult = plan_only
-    if not dry_run and plan_only.plan.changes:
+    if not dry_run:
+        # Apply the plan just shown; the segment is not read a second time.
         with out.progress(f"sync {seg.name}") as progress:
-            result = client.recipients.sync(
-                seg.id,
-                [row.data for row in table.rows],
-                remove_extra=not keep_extra,
-                default_region=default_region,
-                progress=progress,
-            )
-    elif not dry_run:
-        result = client.recipients.sync(
-            seg.id,
-            [row.data for row in table.rows],
-            remove_extra=not keep_extra,
-            default_region=default_region,
-        )
+            result = client.recipients.apply(seg.id, plan_only.plan, progress=progress)
     finish_sync(session, result, table, f"{client.provider} segment {seg.id} {seg.name!r}")
 
 

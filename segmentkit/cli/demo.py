@@ -220,7 +220,7 @@ def _sync_twice(out: Output, stage: Stage, table: CsvTable) -> None:
     show_plan(out, preview, table)
     before = stage.writes()
     with out.progress(f"sync {seg.name}") as progress:
-        result = client.recipients.sync(seg.id, rows, progress=progress)
+        result = client.recipients.apply(seg.id, preview.plan, progress=progress)
     out.say(f"applied: {result.summary()} ({stage.writes() - before} write requests)")
     before = stage.writes()
     again = client.recipients.sync(seg.id, rows)
