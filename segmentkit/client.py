@@ -144,7 +144,21 @@ class SegmentsAPI:
             except (pydantic.ValidationError, ValueError) as exc:
                 raise ConfigurationError(f"invalid segment query: {exc}") from None
         q = query
-        return Listing(c.provider, lambda token: c.adapter.list_segments(q, token))
+        if q.order_by is None:
+            return Listing(c.provider, lambda token: c.adapter.list_segments(q, token))
+
+        def ordered(token: Any) -> Page[Segment]:
+            # An order must hold across pages, and a platform may ignore order_by (66text
+            # v2.0.1 does): read every page, then sort once.
+            items = [
+                s
+                for page in walk_pages(lambda t: c.adapter.list_segments(q, t))
+                for s in page.items
+            ]
+            items = q.apply(items)
+            return Page(items=items, total=len(items), page=1, total_pages=1)
+
+        return Listing(c.provider, ordered)
 
     def get(self, segment_id: str | int) -> Segment:
         """One segment by id; :class:`NotFoundError` if it does not exist."""

@@ -46,9 +46,10 @@ class DSN:
     def __str__(self) -> str:
         creds = ":".join(MASK for _ in self.credentials)
         suffix = "+http" if self.scheme == "http" else ""
+        host = f"[{self.host}]" if ":" in self.host else self.host
         port = f":{self.port}" if self.port else ""
         at = f"{creds}@" if creds else ""
-        return f"{self.provider}{suffix}://{at}{self.host}{port}{self.path}"
+        return f"{self.provider}{suffix}://{at}{host}{port}{self.path}"
 
     def base_url(self, default_base_url: str) -> str:
         """The base URL this DSN points at (path defaults to the adapter's default path)."""
@@ -128,9 +129,11 @@ def resolve_credentials(
         )
     values: dict[str, Any] = {}
     for i, fname in enumerate(fields):
-        if fname in keywords and keywords[fname] is not None:
-            value = keywords[fname]
-            values[fname] = value.get_secret_value() if isinstance(value, SecretStr) else value
+        given = keywords.get(fname)
+        if isinstance(given, SecretStr):
+            given = given.get_secret_value()
+        if given not in (None, ""):
+            values[fname] = given
         elif dsn is not None and i < len(dsn.credentials) and dsn.credentials[i]:
             values[fname] = dsn.credentials[i]
         elif env.get(env_name(provider, fname)):

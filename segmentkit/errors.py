@@ -166,14 +166,17 @@ class APIError(SegmentkitError):
     ) -> None:
         self.provider = provider
         self.status_code = status_code
-        self.messages: list[str] = list(messages) or ([message] if message else [])
+        # Platforms sometimes echo what they were sent; keep no known secret on the error.
+        self.messages: list[str] = [mask(m) for m in messages] or (
+            [mask(message)] if message else []
+        )
         self.field_errors: dict[str, list[str]] = {
-            k: list(v) for k, v in (field_errors or {}).items()
+            k: [mask(x) for x in v] for k, v in (field_errors or {}).items()
         }
-        self.raw_body = raw_body
+        self.raw_body = mask(raw_body) if raw_body else raw_body
         self.retry_after = retry_after
-        self._message = message
-        super().__init__(message)
+        self._message = mask(message)
+        super().__init__(self._message)
 
     def __str__(self) -> str:
         parts = []

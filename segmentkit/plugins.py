@@ -155,14 +155,19 @@ class Registry:
 
     def add_plugin(self, obj: Any, *, name: str, dist: str | None, version: str) -> None:
         """Register ``obj`` with the plugin manager and collect the providers it registers."""
+        # Checked before registering: pluggy creates a caller for any hookimpl name, so a
+        # misspelt hook would look known afterwards.
+        unknown = [
+            h
+            for h in dir(obj)
+            if h.startswith("segmentkit_")
+            and not (hasattr(self.pm.hook, h) and getattr(self.pm.hook, h).has_spec())
+        ]
         try:
             self.pm.register(obj, name=name)
         except Exception as exc:  # pluggy validation, duplicate names, anything
             self.fail(name, dist, "hook", f"{type(exc).__name__}: {exc}")
             return
-        unknown = [
-            h for h in dir(obj) if h.startswith("segmentkit_") and not hasattr(self.pm.hook, h)
-        ]
         if unknown:
             self.fail(name, dist, "hook", f"implements unknown hook(s) {', '.join(unknown)}")
         for impl in self.pm.hook.segmentkit_register_providers.get_hookimpls():

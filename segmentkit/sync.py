@@ -231,6 +231,12 @@ def sync_segment(
     progress: Progress | None = None,
 ) -> SyncResult:
     """Make ``segment_id``'s members equal ``desired`` (see the module docstring)."""
+    # What the adapter cannot do is refused before any request.
+    client._require(Capability.list_recipients, "listing recipients")
+    if not dry_run:
+        client._require(Capability.add_recipients, "adding recipients")
+        if remove_extra:
+            client._require(Capability.remove_recipients, "removing recipients")
     segment = client.segments.get(segment_id)
     if segment.kind is SegmentKind.dynamic:
         raise UnsupportedOperationError(
@@ -238,8 +244,6 @@ def sync_segment(
             f"syncing members of dynamic segment {segment.name!r}",
             "Its members follow its rules; change the rules, or sync a static segment.",
         )
-    for cap, what in ((Capability.list_recipients, "listing recipients"),):
-        client._require(cap, what)
     if progress is not None:
         progress("reading", 0, segment.recipient_count or 0)
     current = list(client.recipients.list(segment_id))
@@ -279,6 +283,16 @@ def copy_segment(
     identity are ``rejected`` with the reason, never dropped silently. A dynamic source is
     materialised as its current members, and the result says so.
     """
+    src._require(Capability.list_recipients, "listing recipients")
+    if target_segment_id is None:
+        if Capability.create_segment not in dst.capabilities:
+            raise UnsupportedOperationError(
+                dst.provider,
+                "creating a segment",
+                "Create the target segment in the platform's web app and pass target_segment_id.",
+            )
+    elif not dry_run:
+        dst._require(Capability.add_recipients, "adding recipients")
     source = src.segments.get(segment_id)
     materialized = source.kind is SegmentKind.dynamic
     notes: list[str] = []
@@ -320,12 +334,6 @@ def copy_segment(
             removed=removed,
             materialized=materialized,
             notes=tuple(notes),
-        )
-    if Capability.create_segment not in dst.capabilities:
-        raise UnsupportedOperationError(
-            dst.provider,
-            "creating a segment",
-            "Create the target segment in the platform's web app and pass target_segment_id.",
         )
     plan = plan_sync(dst, [], members, remove_extra=False)
     if dry_run:

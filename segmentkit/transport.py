@@ -9,6 +9,7 @@ answer is usable (JSON, envelope) is only known after decoding.
 from __future__ import annotations
 
 import email.utils
+import os
 import random
 import threading
 import time
@@ -35,6 +36,7 @@ __all__ = [
 ]
 
 log = get_logger("segmentkit.http")
+_FALSY = frozenset({"false", "0", "no", "off", ""})
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
@@ -63,12 +65,16 @@ class ClientOptions(BaseModel):
     user_agent: str | None = None
 
     def model_post_init(self, __context: Any) -> None:
-        if self.verify is False:
-            from .errors import ConfigurationError
+        from .errors import ConfigurationError
 
+        if self.verify is False or (
+            isinstance(self.verify, str) and self.verify.strip().lower() in _FALSY
+        ):
             raise ConfigurationError(
                 "TLS verification cannot be turned off; pass a CA bundle path as verify=..."
             )
+        if isinstance(self.verify, str) and not os.path.exists(self.verify):
+            raise ConfigurationError(f"verify={self.verify!r}: no CA bundle at that path")
 
 
 @dataclass(frozen=True)
