@@ -388,11 +388,13 @@ class Provider:
                 delay = self.retry_delay(exc, idempotent=idempotent, attempt=attempt)
                 if delay is None:
                     raise
-                self._schedule_retry(method, url, attempt, delay, exc)
+                self.schedule_retry(method, url, attempt, delay, exc)
 
-    def _schedule_retry(
+    def schedule_retry(
         self, method: str, url: str, attempt: int, delay: float, exc: BaseException
     ) -> None:
+        """Count a retry, emit :class:`RetryScheduled` and wait ``delay`` seconds (adapters
+        that retry in rounds of their own call it between rounds)."""
         transport = self.transport
         transport.stats.add_retry()
         if transport.listening:
@@ -517,29 +519,33 @@ class Provider:
                 policy = self.transport.retry_policy
                 if not policy.can_retry(attempt):
                     raise
-                self._schedule_retry(
+                self.schedule_retry(
                     method, self.url(path), attempt, policy.delay(attempt, self.transport.rng), exc
                 )
 
-    def map_concurrent(self, fn: Callable[[T], Any], items: Sequence[T]) -> list[Any]:
+    def map_concurrent(
+        self, fn: Callable[[T], Any], items: Sequence[T], *, report: bool = True
+    ) -> list[Any]:
         """Apply ``fn`` to every item on a bounded thread pool (``concurrency`` option),
-        returning results in input order. ``fn`` should turn its own failures into outcomes."""
-        report = progress_reporter.get()
+        returning results in input order. ``fn`` should turn its own failures into outcomes.
+        Each finished item is reported to a listening long operation unless ``report`` is
+        false (e.g. for items re-sent in a later round, already counted)."""
+        reporter = progress_reporter.get() if report else None
         workers = min(self.transport.options.concurrency, len(items))
         if workers <= 1:
             out = []
             for item in items:
                 out.append(fn(item))
-                if report is not None:
-                    report(1)
+                if reporter is not None:
+                    reporter(1)
             return out
         results: list[Any] = [None] * len(items)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=self.name) as pool:
             futures = {pool.submit(fn, item): i for i, item in enumerate(items)}
             for fut in as_completed(futures):
                 results[futures[fut]] = fut.result()
-                if report is not None:
-                    report(1)
+                if reporter is not None:
+                    reporter(1)
         return results
 
     def report_progress(self, done: int) -> None:

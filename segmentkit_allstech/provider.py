@@ -1,0 +1,621 @@
+"""``allstech``: the allstechnology e-mail marketing API (mail.allstechnology.com).
+
+Quirks handled here, each explained in ``shared/providers/API-SPEC.md`` Part 2: success is
+decided by the body's ``status``, not the HTTP code (2.2); the payload is under ``message``, or
+under ``errors`` for segment delete (2.2, 2.5.1); lists are unpaginated (Unknown 8); segments
+are created in the web UI only (2.4); recipients are added one POST at a time (2.3).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import requests
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from segmentkit.errors import (
+    APIError,
+    AuthenticationError,
+    InvalidRecipientError,
+    NotFoundError,
+    OutcomeUnknownError,
+    SegmentkitError,
+    ServerError,
+    UnexpectedResponseError,
+    ValidationError,
+    error_class_for_status,
+)
+from segmentkit.hookspecs import hookimpl
+from segmentkit.models import (
+    ItemOutcome,
+    Operator,
+    OutcomeStatus,
+    Page,
+    Recipient,
+    Rule,
+    Segment,
+    SegmentKind,
+    SegmentQuery,
+    normalize_email,
+)
+from segmentkit.provider import Provider
+
+__all__ = ["AllstechProvider"]
+
+
+# ---------------------------------------------------------------------------- wire models
+
+
+def _string_list(value: Any) -> Any:
+    """``select_field``/``select_operator``/``value`` are JSON arrays of strings (API-SPEC
+    2.3); accept null, a JSON-encoded array in a string, or a bare scalar as well."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        try:
+            decoded = json.loads(value)
+        except ValueError:
+            return [value]
+        value = decoded if isinstance(decoded, list) else [value]
+    if isinstance(value, list):
+        return ["" if v is None else str(v) for v in value]
+    return [str(value)]
+
+
+class _WireSegment(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    id: int
+    user_id: int | None = None
+    contact_type_id: int | None = None
+    segment_name: str
+    select_field: list[str] = Field(default_factory=list)
+    select_operator: list[str] = Field(default_factory=list)
+    value: list[str] = Field(default_factory=list)
+    query_type: str | None = None
+    deleted_at: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    segment_emails_count: int | None = None
+
+    _lists = field_validator("select_field", "select_operator", "value", mode="before")(
+        _string_list
+    )
+
+
+class _WireSegments(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    segments: list[dict[str, Any]]
+
+
+class _WireRecipient(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    id: int
+    segment_id: int | None = None
+    contact_id: int | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+    country: str | None = None
+    state: str | None = None
+    city: str | None = None
+    address_line1: str | None = None
+
+
+class _WireRecipients(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    contactEmails: list[dict[str, Any]]  # noqa: N815 - the platform's key
+
+
+# ---------------------------------------------------------------------------- mapping
+
+# API-SPEC 2.3 documents "is after" and "is between"; the rest is the SendGrid-style guess of
+# Unknowns 4. Anything else becomes Operator.other with the native operator kept.
+_OPERATORS: dict[str, Operator] = {
+    "is": Operator.equals,
+    "is not": Operator.not_equals,
+    "contains": Operator.contains,
+    "does not contain": Operator.not_contains,
+    "is greater than": Operator.greater_than,
+    "is less than": Operator.less_than,
+    "is after": Operator.after,
+    "is before": Operator.before,
+    "is between": Operator.between,
+}
+_SPACES = re.compile(r"\s+")
+_ALPHA2 = re.compile(r"^[A-Za-z]{2}$")
+
+
+def _rules(wire: _WireSegment) -> tuple[Rule, ...]:
+    """The parallel arrays become rules; a between condition consumes two entries of
+    ``value`` (API-SPEC 2.3, 2.5.8)."""
+    rules: list[Rule] = []
+    values = wire.value
+    pos = 0
+    for i, field_id in enumerate(wire.select_field):
+        native = wire.select_operator[i] if i < len(wire.select_operator) else ""
+        op = _OPERATORS.get(_SPACES.sub(" ", native.strip().lower()), Operator.other)
+        take = 2 if op is Operator.between else 1
+        taken = values[pos : pos + take]
+        pos += take
+        if op is Operator.between and len(taken) != 2:
+            op = Operator.other  # a malformed between keeps what it had, natively
+        rules.append(
+            Rule(
+                field=field_id or "?",
+                operator=op,
+                values=tuple(taken),
+                native_operator=native or "?",
+            )
+        )
+    return tuple(rules)
+
+
+def _to_segment(wire: _WireSegment, raw: dict[str, Any]) -> Segment:
+    # Membership is the explicit email list of segment/email/list, so the segment is static;
+    # the rules only record how it was built in the web UI (API-SPEC 2.3, 2.4).
+    query_type = (wire.query_type or "").strip().lower()
+    return Segment(
+        id=str(wire.id),
+        provider="allstech",
+        name=wire.segment_name,
+        kind=SegmentKind.static,
+        rules=_rules(wire),
+        match="any" if query_type in ("or", "any") else "all",
+        recipient_count=wire.segment_emails_count,
+        created_at=wire.created_at,
+        updated_at=wire.updated_at,
+        extra={
+            "contact_type_id": wire.contact_type_id,
+            "user_id": wire.user_id,
+            "query_type": wire.query_type,
+            "deleted_at": wire.deleted_at,
+        },
+        raw=raw,
+    )
+
+
+def _to_recipient(wire: _WireRecipient, raw: dict[str, Any]) -> Recipient:
+    attributes: dict[str, str] = {}
+    email: str | None = None
+    if wire.email:
+        try:
+            email = normalize_email(wire.email)
+        except InvalidRecipientError:
+            # The web UI may hold addresses our validator refuses; keep them visible.
+            attributes["email"] = wire.email
+    country: str | None = None
+    if wire.country and _ALPHA2.match(wire.country.strip()):
+        country = wire.country.strip().upper()
+    elif wire.country:
+        attributes["country"] = wire.country
+    for key in ("state", "city", "address_line1"):
+        value = getattr(wire, key)
+        if value:
+            attributes[key] = str(value)
+    if wire.contact_id is not None:
+        attributes["contact_id"] = str(wire.contact_id)
+    return Recipient(
+        id=str(wire.id),
+        email=email,
+        first_name=wire.first_name,
+        last_name=wire.last_name,
+        country=country,
+        attributes=attributes,
+        raw=raw,
+    )
+
+
+# ---------------------------------------------------------------------------- errors
+
+_AUTH_FIELDS = frozenset({"publickey", "secretkey", "public_key", "secret_key"})
+# "Any unauthorised answer, whatever the wording" (API-SPEC Unknowns 3 only guesses it).
+_AUTH_WORDS = re.compile(
+    r"unauthori[sz]ed|unauthenticated|forbidden|access denied|not allowed|permission"
+    r"|invalid\b.*\bkey|\bkey\b.*\b(invalid|wrong|incorrect|not match)|wrong\b.*\bkey"
+    r"|(public|secret) ?key",
+    re.IGNORECASE,
+)
+_NOT_FOUND_WORDS = re.compile(r"\bnot found\b", re.IGNORECASE)
+_TAKEN = re.compile(r"already (been )?taken|already exists|duplicate", re.IGNORECASE)
+
+
+def _field_errors(errors: Mapping[str, Any]) -> dict[str, list[str]]:
+    return {
+        str(k): [str(x) for x in v] if isinstance(v, list) else [str(v)] for k, v in errors.items()
+    }
+
+
+def _is_envelope(body: Any) -> bool:
+    return isinstance(body, Mapping) and body.get("status") in ("success", "failed")
+
+
+# ---------------------------------------------------------------------------- adapter
+
+
+@dataclass
+class _Pending:
+    """One recipient being added: position, form, attempts so far, last uncertainty."""
+
+    index: int
+    recipient: Recipient
+    form: dict[str, tuple[None, str]]
+    attempts: int = 0
+    cause: str = ""
+
+
+class AllstechProvider(Provider):
+    """Adapter for the allstechnology e-mail marketing API (API-SPEC Part 2).
+
+    Segments are listed, read and deleted; they are created and changed in the web app only.
+    Recipients are listed, added one request each (concurrently, reconciled by re-reading the
+    segment before any re-send) and removed by segment recipient id.
+    """
+
+    name = "allstech"
+    display_name = "allstechnology e-mail"
+    channel = "email"
+    default_base_url = "https://mail.allstechnology.com/api/"
+    fake = "segmentkit_allstech.fake:AllstechPlatform"
+    secret_headers = frozenset({"publickey", "secretkey"})
+    max_page_size = None
+
+    class Credentials(BaseModel):
+        """``public_key`` and ``secret_key`` from the account page (``PublicKey`` and
+        ``SecretKey`` headers, API-SPEC 2.1). DSN: ``allstech://PUBLIC:SECRET@host``."""
+
+        model_config = ConfigDict(extra="forbid", frozen=True)
+        public_key: SecretStr
+        secret_key: SecretStr
+
+    class Settings(BaseModel):
+        """Fill-ins for the names the platform requires on every recipient it stores
+        (API-SPEC 2.3: ``first_name`` and ``last_name`` are required)."""
+
+        model_config = ConfigDict(extra="forbid", frozen=True)
+        default_first_name: str | None = None
+        default_last_name: str | None = None
+
+    # -- transport hooks
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"PublicKey": self.secret("public_key"), "SecretKey": self.secret("secret_key")}
+
+    def error_from_response(self, response: requests.Response, body: Any) -> APIError | None:
+        status = response.status_code
+        if body is None:
+            return None  # empty body: the core decides (status table or "empty answer")
+        if not _is_envelope(body):
+            if status >= 300:
+                return None  # e.g. Laravel's {"message": "Server Error"}: status table
+            return UnexpectedResponseError(
+                "answer is not a {status, message} envelope", status_code=status
+            )
+        if body["status"] == "success" and status < 300:
+            return None
+        # API-SPEC 2.2: failures come as HTTP 200 with "status": "failed"; the same mapping
+        # holds if a deployment uses real 4xx codes. 429 and 5xx keep their class so that
+        # retries and outcome reconciliation work.
+        errors = body.get("errors", body.get("message"))
+        messages: list[str] = []
+        fields: dict[str, list[str]] = {}
+        if isinstance(errors, Mapping):
+            fields = _field_errors(errors)
+        elif isinstance(errors, list):
+            messages = [str(e) for e in errors]
+        elif errors is not None:
+            messages = [str(errors)]
+        code = status if status >= 300 else None
+        cls: type[APIError]
+        if status == 429 or status >= 500:
+            cls = error_class_for_status(status)
+        elif status in (401, 403) or any(k.lower() in _AUTH_FIELDS for k in fields):
+            cls = AuthenticationError
+        elif fields:
+            cls = ValidationError
+        elif any(_NOT_FOUND_WORDS.search(m) for m in messages) or status in (404, 410):
+            cls = NotFoundError
+        elif any(_AUTH_WORDS.search(m) for m in messages):
+            cls = AuthenticationError
+        elif body["status"] == "success":
+            # "success" with a failure status: trust neither; say what we saw.
+            cls = error_class_for_status(status)
+        elif status >= 400:
+            cls = error_class_for_status(status)
+        else:
+            cls = APIError
+        return cls(status_code=code, messages=messages, field_errors=fields)
+
+    # -- envelope helpers
+
+    def _payload(self, body: Any) -> Any:
+        """The payload of a success envelope: ``message``, else ``errors`` (API-SPEC 2.2)."""
+        if not isinstance(body, Mapping):
+            raise UnexpectedResponseError("answer is not an envelope", provider=self.name)
+        return body["message"] if "message" in body else body.get("errors")
+
+    def _read(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        payload = self._payload(self.request("GET", path, params=params))
+        if not isinstance(payload, Mapping):
+            raise UnexpectedResponseError(
+                f"unexpected {path} format: message is not an object",
+                provider=self.name,
+                raw_body=self._excerpt(payload),
+            )
+        return payload
+
+    # -- segments
+
+    def _segments(self) -> list[Segment]:
+        listing = self.parse(_WireSegments, self._read("segment/list"), what="segment list")
+        out = []
+        for raw in listing.segments:
+            wire = self.parse(_WireSegment, raw, what="segment")
+            if wire.deleted_at is None:  # soft-deleted rows should not be listed anyway
+                out.append(_to_segment(wire, raw))
+        return out
+
+    def list_segments(self, query: SegmentQuery, page: Any) -> Page[Segment]:
+        # One unpaginated list (API-SPEC Unknowns 8): search, type, dates and order are applied
+        # client-side with the reference semantics, so they match every other platform.
+        segments = self._segments()
+        self.page_fetched("segments", 1, len(segments), 1)
+        items = query.apply(segments)
+        return Page(items=items, page=1, total_pages=1, total=len(items), next_page=None)
+
+    def get_segment(self, segment_id: str) -> Segment:
+        # There is no single-segment endpoint (API-SPEC 2.3): find it in the list.
+        for seg in self._segments():
+            if seg.id == segment_id.strip():
+                return seg
+        raise NotFoundError(f"segment {segment_id} not found", provider=self.name)
+
+    def delete_segment(self, segment_id: str) -> None:
+        # Success arrives under "errors" (API-SPEC 2.2, 2.5.1); a retried delete that finds
+        # "Record Not Found" was applied by the lost attempt.
+        self.request(
+            "DELETE",
+            "segment/delete",
+            params={"segment_id": self._int_id(segment_id)},
+            missing_ok_on_retry=True,
+        )
+
+    # -- recipients
+
+    def _int_id(self, segment_id: str) -> str:
+        sid = str(segment_id).strip()
+        if not sid.isdigit():
+            raise NotFoundError(
+                f"segment {segment_id!r} not found (allstech segment ids are integers)",
+                provider=self.name,
+            )
+        return sid
+
+    def _recipients(self, segment_id: str) -> list[Recipient]:
+        sid = self._int_id(segment_id)
+        try:
+            payload = self._read("segment/email/list", {"segment_id": sid})
+        except NotFoundError:
+            # "Record not found" is documented for an unknown segment (API-SPEC 2.3); should
+            # the platform say the same for a segment with no recipients, the segment exists.
+            if any(s.id == sid for s in self._segments()):
+                return []
+            raise
+        listing = self.parse(_WireRecipients, payload, what="recipient list")
+        return [
+            _to_recipient(self.parse(_WireRecipient, raw, what="recipient"), raw)
+            for raw in listing.contactEmails
+        ]
+
+    def list_recipients(self, segment_id: str, page: Any) -> Page[Recipient]:
+        items = self._recipients(segment_id)
+        self.page_fetched("recipients", 1, len(items), 1)
+        return Page(items=items, page=1, total_pages=1, total=len(items), next_page=None)
+
+    def _names(self, recipient: Recipient) -> tuple[str | None, str | None]:
+        first, last = recipient.first_name, recipient.last_name
+        if (not first or not last) and recipient.name:
+            parts = recipient.name.split()
+            if len(parts) == 2:
+                first, last = first or parts[0], last or parts[1]
+        settings = self.settings
+        first = first or getattr(settings, "default_first_name", None)
+        last = last or getattr(settings, "default_last_name", None)
+        return first, last
+
+    def recipient_problem(self, recipient: Recipient) -> str | None:
+        # first_name and last_name are required by segment/email/store (API-SPEC 2.3).
+        first, last = self._names(recipient)
+        missing = [n for n, v in (("first name", first), ("last name", last)) if not v]
+        if not missing:
+            return None
+        return (
+            f"allstech requires a {' and a '.join(missing)} for every recipient; set "
+            "first_name/last_name, a two-part name, or the default_first_name/"
+            "default_last_name settings"
+        )
+
+    def add_recipients(
+        self, segment_id: str, recipients: Sequence[Recipient]
+    ) -> Sequence[ItemOutcome]:
+        sid = self._int_id(segment_id)
+        present = {r.email.lower() for r in self._recipients(sid) if r.email}
+        outcomes: dict[int, ItemOutcome] = {}
+        pending: list[_Pending] = []
+        for i, r in enumerate(recipients):
+            email = r.email or ""
+            if email.lower() in present:
+                outcomes[i] = ItemOutcome(
+                    index=i, status=OutcomeStatus.unchanged, recipient=r, reason="already a member"
+                )
+                continue
+            first, last = self._names(r)
+            form = {
+                "segment_id": (None, sid),
+                "first_name": (None, first or ""),
+                "last_name": (None, last or ""),
+                "email": (None, email),
+            }
+            pending.append(_Pending(i, r, form))
+        self.report_progress(len(outcomes))
+        self._store_rounds(sid, pending, outcomes)
+        return [outcomes[i] for i in range(len(recipients))]
+
+    def _store_one(self, item: _Pending) -> tuple[str, str]:
+        """One POST segment/email/store (multipart, API-SPEC 2.1). Never raises for a
+        platform answer: returns (status, reason) with status added/unchanged/rejected/failed
+        or ``uncertain`` when the write may or may not have been applied."""
+        item.attempts += 1
+        try:
+            # files= makes requests send multipart/form-data, as every documented example.
+            self.request("POST", "segment/email/store", files=item.form, idempotent=False)
+        except (OutcomeUnknownError, ServerError, UnexpectedResponseError) as exc:
+            return "uncertain", f"{type(exc).__name__}: {exc}"
+        except ValidationError as exc:
+            if any(_TAKEN.search(m) for ms in exc.field_errors.values() for m in ms):
+                return "unchanged", "already a member"
+            return "rejected", str(exc)
+        except SegmentkitError as exc:
+            return "failed", f"{type(exc).__name__}: {exc}"
+        return "added", ""
+
+    def _store_rounds(
+        self, sid: str, pending: list[_Pending], outcomes: dict[int, ItemOutcome]
+    ) -> None:
+        """Rounds of concurrent POSTs. Writes whose outcome is unknown are reconciled by ONE
+        re-read of the segment per round (not one per item); those found are ``added``, the
+        rest are re-sent next round, within ``max_retries`` rounds (API-SPEC 2.3: one POST per
+        recipient, and the platform may store duplicates, Unknowns 10)."""
+        policy = self.transport.retry_policy
+        round_no = 0
+        while pending:
+            round_no += 1
+            # Progress is reported once per item, in the first round.
+            results = self.map_concurrent(self._store_one, pending, report=round_no == 1)
+            uncertain: list[_Pending] = []
+            for item, (status, reason) in zip(pending, results, strict=True):
+                if status == "uncertain":
+                    item.cause = reason
+                    uncertain.append(item)
+                else:
+                    self._settle(outcomes, item, OutcomeStatus(status), reason or None)
+            if not uncertain:
+                return
+            try:
+                present = {r.email.lower() for r in self._recipients(sid) if r.email}
+            except SegmentkitError as exc:
+                # Cannot look, so must not re-send: report what is known.
+                for item in uncertain:
+                    self._settle(
+                        outcomes,
+                        item,
+                        OutcomeStatus.failed,
+                        f"outcome unknown ({item.cause}) and the segment could not be "
+                        f"re-read: {type(exc).__name__}: {exc}",
+                    )
+                return
+            pending = []
+            for item in uncertain:
+                if (item.recipient.email or "").lower() in present:
+                    self._settle(outcomes, item, OutcomeStatus.added, None)
+                elif policy.can_retry(round_no):
+                    pending.append(item)
+                else:
+                    self._settle(
+                        outcomes,
+                        item,
+                        OutcomeStatus.failed,
+                        f"not stored after {item.attempts} attempts; last: {item.cause}",
+                    )
+            if pending:
+                self.schedule_retry(
+                    "POST",
+                    self.url("segment/email/store"),
+                    round_no,
+                    policy.delay(round_no, self.transport.rng),
+                    RuntimeError(f"{len(pending)} writes not applied"),
+                )
+
+    @staticmethod
+    def _settle(
+        outcomes: dict[int, ItemOutcome], item: _Pending, status: OutcomeStatus, reason: str | None
+    ) -> None:
+        outcomes[item.index] = ItemOutcome(
+            index=item.index,
+            status=status,
+            recipient=item.recipient,
+            reason=reason,
+            attempts=item.attempts,
+        )
+
+    def remove_recipients(
+        self, segment_id: str, recipients: Sequence[Recipient]
+    ) -> Sequence[ItemOutcome]:
+        # Deletion is by segment_recipient_id alone (API-SPEC 2.3). The segment is read once
+        # so that emails resolve to ids and an id from another segment is never deleted.
+        sid = self._int_id(segment_id)
+        members = self._recipients(sid)
+        by_id = {m.id: m for m in members if m.id}
+        by_email: dict[str, list[str]] = {}
+        for m in members:
+            if m.email and m.id:
+                by_email.setdefault(m.email.lower(), []).append(m.id)
+        plan: list[tuple[int, Recipient, list[str]]] = []
+        for i, r in enumerate(recipients):
+            ids: list[str] = []
+            if r.id and r.id in by_id:
+                ids = [r.id]
+            elif r.email:
+                # Every stored copy goes: the platform may hold duplicates (Unknowns 10).
+                ids = by_email.get(r.email.lower(), [])
+            plan.append((i, r, ids))
+
+        def remove(entry: tuple[int, Recipient, list[str]]) -> ItemOutcome:
+            i, r, ids = entry
+            if not ids:
+                return ItemOutcome(
+                    index=i, status=OutcomeStatus.unchanged, recipient=r, reason="not a member"
+                )
+            removed = 0
+            try:
+                for rid in ids:
+                    if self._delete_recipient(rid):
+                        removed += 1
+            except SegmentkitError as exc:
+                return ItemOutcome(
+                    index=i,
+                    status=OutcomeStatus.failed,
+                    recipient=r,
+                    reason=f"{type(exc).__name__}: {exc}",
+                )
+            if removed:
+                return ItemOutcome(index=i, status=OutcomeStatus.removed, recipient=r)
+            return ItemOutcome(
+                index=i, status=OutcomeStatus.unchanged, recipient=r, reason="already removed"
+            )
+
+        return self.map_concurrent(remove, plan)
+
+    def _delete_recipient(self, recipient_id: str) -> bool:
+        """DELETE one recipient; ``False`` when it was already gone ("Record Not Found",
+        API-SPEC 2.3). A retry that finds it gone means the lost first attempt removed it."""
+        try:
+            self.request(
+                "DELETE",
+                "segment/email/delete",
+                params={"segment_recipient_id": recipient_id},
+                missing_ok_on_retry=True,
+            )
+        except NotFoundError:
+            return False
+        return True
+
+
+@hookimpl
+def segmentkit_register_providers(register: Any) -> None:
+    """Register the allstech adapter."""
+    register(AllstechProvider)
