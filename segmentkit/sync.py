@@ -62,6 +62,8 @@ class SyncResult:
     materialized: bool = False
     created: bool = False
     notes: tuple[str, ...] = ()
+    #: The channel whose identity the plan was made on (``"sms"`` → phone, ``"email"``).
+    channel: str | None = None
 
     @property
     def outcomes(self) -> list[ItemOutcome]:
@@ -211,6 +213,7 @@ def apply_plan(
     sync converges."""
     added, removed = _apply(client, segment_id, plan, progress)
     return SyncResult(
+        channel=client.channel,
         segment_id=segment_id,
         provider=client.provider,
         plan=plan,
@@ -253,7 +256,13 @@ def sync_segment(
         client, current, desired, remove_extra=remove_extra, default_region=default_region
     )
     if dry_run:
-        return SyncResult(segment_id=segment_id, provider=client.provider, plan=plan, dry_run=True)
+        return SyncResult(
+            segment_id=segment_id,
+            provider=client.provider,
+            plan=plan,
+            dry_run=True,
+            channel=client.channel,
+        )
     return apply_plan(client, segment_id, plan, progress=progress)
 
 
@@ -317,6 +326,7 @@ def copy_segment(
         plan = plan_sync(dst, current, members, remove_extra=remove_extra)
         if dry_run:
             return SyncResult(
+                channel=dst.channel,
                 segment_id=target_segment_id,
                 provider=dst.provider,
                 plan=plan,
@@ -326,6 +336,7 @@ def copy_segment(
             )
         added, removed = _apply(dst, target_segment_id, plan, progress)
         return SyncResult(
+            channel=dst.channel,
             segment_id=target_segment_id,
             provider=dst.provider,
             plan=plan,
@@ -338,6 +349,7 @@ def copy_segment(
     plan = plan_sync(dst, [], members, remove_extra=False)
     if dry_run:
         return SyncResult(
+            channel=dst.channel,
             segment_id="",
             provider=dst.provider,
             plan=plan,
@@ -353,6 +365,7 @@ def copy_segment(
         )
     )
     return SyncResult(
+        channel=dst.channel,
         segment_id=created.id,
         provider=dst.provider,
         plan=plan,

@@ -179,11 +179,17 @@ def show_plan(
 ) -> None:
     """Print the plan of a sync or copy as a table: additions, removals, rejections."""
     plan = result.plan
+    channel = result.channel
+
+    def ident(r: Any) -> Any:
+        # The channel's identity first: a phone on SMS platforms, an email on email ones.
+        return (r.identity(channel) if channel else None) or r.email or r.phone or r.id
+
     rows: list[list[Any]] = []
     for r in plan.to_add:
-        rows.append(["add", r.email or r.phone, r.display_name, ""])
+        rows.append(["add", ident(r), r.display_name, ""])
     for r in plan.to_remove:
-        rows.append(["remove", r.email or r.phone or r.id, r.display_name, ""])
+        rows.append(["remove", ident(r), r.display_name, ""])
     for o in plan.rejected:
         line = _line_for(table, o)
         where = f"line {line}: " if line is not None else ""
