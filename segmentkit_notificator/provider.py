@@ -1,0 +1,1294 @@
+"""``notificator``: SMS audience segments on 66text platforms (notificatorsms.com and the
+brands running the same AltumCode "66text" software, e.g. invionotifiche.it,
+sms.sociostacks.com). The behaviour encoded here is described, with sources, in
+``shared/providers/API-SPEC.md`` Part 1; comments cite its sections.
+
+What the adapter does beyond plain calls:
+
+* list filters and ordering are sent *and* re-applied client-side, because v2.0.1 servers
+  ignore them (1.5); when ordering is asked for and there is more than one page, every page is
+  read and the result sorted once, so every brand gives the same answer;
+* updates re-send the whole ``settings`` (the platform replaces them, 1.6) and are verified
+  by reading the segment back; v2.0.1's HTML 500 on every segment update becomes a
+  :class:`ServerError` that says so, never a blind retry;
+* members of ``filter`` segments are evaluated client-side over the account's contacts with
+  the platform's own semantics — "who the platform would pick now" (1.6);
+* creates are reconciled by looking for the new object before any re-send.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import re
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+import requests
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from segmentkit.errors import (
+    APIError,
+    AuthenticationError,
+    InvalidRecipientError,
+    NotFoundError,
+    OutcomeUnknownError,
+    QuotaExceededError,
+    RateLimitError,
+    SegmentkitError,
+    ServerError,
+    UnexpectedResponseError,
+    ValidationError,
+)
+from segmentkit.hookspecs import hookimpl
+from segmentkit.models import (
+    ItemOutcome,
+    Match,
+    Operator,
+    OutcomeStatus,
+    Page,
+    Recipient,
+    Rule,
+    Segment,
+    SegmentKind,
+    SegmentQuery,
+    normalize_email,
+    normalize_phone,
+)
+from segmentkit.provider import Provider
+
+__all__ = ["NotificatorProvider"]
+
+# ---------------------------------------------------------------------------------- constants
+
+#: Allowed ``results_per_page`` values (API-SPEC 1.5); anything else becomes 25.
+_PER_PAGE = (10, 25, 50, 100, 250, 500, 1000)
+_UTC_FORMAT = "%Y-%m-%d %H:%M:%S"
+_TAGS = re.compile(r"<[^>]*>")
+_PAGE_IN_LINK = re.compile(r"[?&]page=(\d+)")
+#: Neutral operator → 66text filter condition (API-SPEC 1.6).
+_CONDITION_OF: dict[Operator, str] = {
+    Operator.equals: "exact",
+    Operator.not_equals: "not_exact",
+    Operator.contains: "contains",
+    Operator.not_contains: "not_contains",
+    Operator.starts_with: "starts_with",
+    Operator.not_starts_with: "not_starts_with",
+    Operator.ends_with: "ends_with",
+    Operator.not_ends_with: "not_ends_with",
+    Operator.greater_than: "bigger_than",
+    Operator.less_than: "lower_than",
+}
+_OPERATOR_OF: dict[str, Operator] = {v: k for k, v in _CONDITION_OF.items()}
+#: Rule fields that address the contact's derived country / continent (API-SPEC 1.6).
+_COUNTRY_FIELDS = {"country": "filters_countries", "continent": "filters_continents"}
+_CONTINENTS = frozenset({"AF", "AN", "AS", "EU", "NA", "OC", "SA"})
+_ORDER_FIELDS = {
+    "id": "segment_id",
+    "name": "name",
+    "created_at": "datetime",
+    "updated_at": "last_datetime",
+    "recipient_count": "total_contacts",
+}
+#: Contact custom parameters that map to neutral recipient fields.
+_PROFILE_KEYS = ("email", "first_name", "last_name")
+#: Rounds of read-modify-write before giving up on a concurrently changed segment.
+_MERGE_ROUNDS = 4
+#: Exact English titles (API-SPEC 1.3); translated brands may differ, see error_from_response.
+_T_NO_BEARER = "The request is missing the Bearer Authentication header."
+_T_NO_ACCESS = "You do not have access to the API."
+_T_REQUIRED = "You must fill all the required fields."
+_T_QUOTA = ("Your have exceeded the limits", "You have exceeded the limits", "You must delete")
+
+_UPDATE_BUG = (
+    "the segment update failed with an HTML 500 and was not applied; the server build "
+    "(66text v2.0.1) is known to fail on every segment update (API-SPEC 1.6). Change the "
+    "segment in the platform's web app, or delete it and create it again"
+)
+
+
+# ---------------------------------------------------------------------------------- wire models
+
+_DateTime = datetime  # the field named `datetime` below would shadow the type
+
+
+def _parse_utc(value: Any) -> datetime | None:
+    """``Y-m-d H:i:s`` in UTC (API-SPEC 1.1) → aware datetime; blank/zero dates → None."""
+    if value is None or value == "" or (isinstance(value, str) and value.startswith("0000")):
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    text = str(value).strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    # fromisoformat reads "Y-m-d H:i:s" directly and is far faster than strptime.
+    parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _php_object(value: Any) -> Any:
+    """PHP encodes an empty array as ``[]``; some builds store settings as JSON text."""
+    if isinstance(value, str):
+        value = json.loads(value) if value.strip() else {}
+    if value is None or (isinstance(value, list) and not value):
+        return {}
+    return value
+
+
+class _WireFilter(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    key: str
+    condition: str = "exact"
+    value: str = ""
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _text(cls, v: Any) -> Any:
+        return "" if v is None else str(v) if isinstance(v, int | float) else v
+
+
+class _WireSettings(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    phone_numbers: list[str | None] = Field(default_factory=list)
+    contacts_ids: list[int] = Field(default_factory=list)
+    filters_custom_parameters: list[_WireFilter] = Field(default_factory=list)
+    filters_countries: list[str] | None = None
+    filters_continents: list[str] | None = None
+
+    @field_validator("phone_numbers", "contacts_ids", "filters_custom_parameters", mode="before")
+    @classmethod
+    def _list(cls, v: Any) -> Any:
+        if v is None:
+            return []
+        return list(v.values()) if isinstance(v, dict) else v  # PHP arrays with gaps
+
+
+class _WireSegment(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    id: int
+    user_id: int | None = None
+    name: str | None = None  # absent from the update answer (API-SPEC 1.6)
+    settings: _WireSettings = Field(default_factory=_WireSettings)
+    type: str = "filter"
+    # Sent as a JSON string by v2.0.1 lists (API-SPEC 1.6 note); lax mode coerces it.
+    total_contacts: int | None = None
+    last_datetime: _DateTime | None = None
+    datetime: _DateTime | None = None
+
+    @field_validator("settings", mode="before")
+    @classmethod
+    def _settings(cls, v: Any) -> Any:
+        return _php_object(v)
+
+    @field_validator("last_datetime", "datetime", mode="before")
+    @classmethod
+    def _dt(cls, v: Any) -> Any:
+        return _parse_utc(v)
+
+
+class _WireContact(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    id: int
+    user_id: int | None = None
+    name: str | None = None
+    phone_number: str | None = None
+    custom_parameters: dict[str, Any] = Field(default_factory=dict)
+    continent_code: str | None = None
+    country_code: str | None = None
+    has_opted_out: bool = False
+
+    @field_validator("custom_parameters", mode="before")
+    @classmethod
+    def _params(cls, v: Any) -> Any:
+        return _php_object(v)
+
+    @field_validator("has_opted_out", mode="before")
+    @classmethod
+    def _flag(cls, v: Any) -> Any:
+        return False if v is None or v == "" else v
+
+
+class _WireMeta(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    # meta.page echoes the raw query value: "2" or 2 (API-SPEC 1.5).
+    page: int | str | None = None
+    total_pages: int | None = None
+    total: int | None = None
+    total_results: int | None = None  # what the source sends instead of `total` (1.5)
+
+
+class _WireList(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    data: list[dict[str, Any]]
+    meta: _WireMeta = Field(default_factory=_WireMeta)
+    links: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("links", "meta", mode="before")
+    @classmethod
+    def _obj(cls, v: Any) -> Any:
+        return _php_object(v)
+
+
+class _WireId(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    id: int
+
+
+# ---------------------------------------------------------------------------------- mapping
+
+
+def _phone_key(phone: str) -> str:
+    """E.164 when libphonenumber accepts it, else the platform's digits as stored."""
+    try:
+        return normalize_phone(phone)
+    except InvalidRecipientError:
+        return phone
+
+
+def _rules_of(settings: _WireSettings) -> tuple[Rule, ...]:
+    rules = [
+        Rule(
+            field=f.key,
+            operator=_OPERATOR_OF.get(f.condition, Operator.other),
+            values=(f.value,),
+            native_operator=f.condition,
+        )
+        for f in settings.filters_custom_parameters
+    ]
+    for fname, codes in (
+        ("country", settings.filters_countries),
+        ("continent", settings.filters_continents),
+    ):
+        if codes:
+            rules.append(
+                Rule(
+                    field=fname,
+                    operator=Operator.in_,
+                    values=tuple(codes),
+                    native_operator=_COUNTRY_FIELDS[fname],
+                )
+            )
+    return tuple(rules)
+
+
+def _to_segment(wire: _WireSegment, raw: dict[str, Any]) -> Segment:
+    """One 66text segment → :class:`Segment` (API-SPEC 1.6)."""
+    dynamic = wire.type == "filter"
+    extra: dict[str, Any] = {"settings": raw.get("settings", wire.settings.model_dump())}
+    if wire.user_id is not None:
+        extra["user_id"] = wire.user_id
+    return Segment(
+        id=str(wire.id),
+        provider="notificator",
+        name=wire.name or "",
+        kind=SegmentKind.dynamic if dynamic else SegmentKind.static,
+        provider_type=wire.type,
+        rules=_rules_of(wire.settings) if dynamic else (),
+        match="all",
+        recipient_count=wire.total_contacts,
+        created_at=wire.datetime,
+        updated_at=wire.last_datetime,
+        extra=extra,
+        raw=raw,
+    )
+
+
+def _to_recipient(wire: _WireContact, raw: dict[str, Any]) -> Recipient:
+    """One contact → :class:`Recipient` (API-SPEC 1.7), identified by its contact id;
+    ``email``/``first_name``/``last_name`` custom parameters fill those fields."""
+    params = {str(k): "" if v is None else str(v) for k, v in wire.custom_parameters.items()}
+    fields: dict[str, Any] = {}
+    for key in _PROFILE_KEYS:
+        value = params.get(key, "").strip()
+        if not value:
+            continue
+        if key == "email":
+            try:
+                value = normalize_email(value)
+            except InvalidRecipientError:
+                continue  # not an email: stays an attribute
+        fields[key] = value
+        params.pop(key)
+    phone: str | None = None
+    if wire.phone_number:
+        try:
+            phone = normalize_phone(wire.phone_number)
+        except InvalidRecipientError:
+            phone = None
+    country = (wire.country_code or "").upper()
+    return Recipient(
+        id=str(wire.id),
+        phone=phone,
+        name=wire.name or None,
+        country=country if re.fullmatch(r"[A-Z]{2}", country) else None,
+        attributes=params,
+        raw=raw,
+        **fields,
+    )
+
+
+def _numeric(value: str) -> float:
+    try:
+        number = float(value.strip())
+    except ValueError:
+        return 0.0
+    return number if math.isfinite(number) else 0.0
+
+
+def _condition(condition: str, stored: str, wanted: str) -> bool:
+    """A filter condition as MySQL evaluates it: LIKE is case-insensitive (collation guess),
+    numeric comparisons treat non-numbers as 0 (API-SPEC 1.6)."""
+    if condition == "bigger_than":
+        return _numeric(stored) > _numeric(wanted)
+    if condition == "lower_than":
+        return _numeric(stored) < _numeric(wanted)
+    s, w = stored.casefold(), wanted.casefold()
+    tests: dict[str, Callable[[], bool]] = {
+        "not_exact": lambda: s != w,
+        "contains": lambda: w in s,
+        "not_contains": lambda: w not in s,
+        "starts_with": lambda: s.startswith(w),
+        "not_starts_with": lambda: not s.startswith(w),
+        "ends_with": lambda: s.endswith(w),
+        "not_ends_with": lambda: not s.endswith(w),
+    }
+    return tests.get(condition, lambda: s == w)()  # unknown conditions are `exact`
+
+
+def _platform_picks(settings: _WireSettings, contact: _WireContact) -> bool:
+    """Whether the platform would put ``contact`` in a filter segment now (API-SPEC 1.6):
+    all conditions ANDed, opted-out contacts excluded, a missing key never matches (even for
+    negated conditions), and a segment with no filters at all matches nobody."""
+    countries = settings.filters_countries or []
+    continents = settings.filters_continents or []
+    params = settings.filters_custom_parameters
+    if contact.has_opted_out or not (params or countries or continents):
+        return False
+    values = contact.custom_parameters
+    for f in params:
+        if f.key not in values or values[f.key] is None:
+            return False
+        if not _condition(f.condition, str(values[f.key]), f.value):
+            return False
+    if countries and (contact.country_code or "") not in countries:
+        return False
+    return not (continents and (contact.continent_code or "") not in continents)
+
+
+def _platform_name(name: str) -> str:
+    """The name as the platform stores it: tags stripped, trimmed, ≤ 256 chars (1.6)."""
+    return _TAGS.sub("", name).strip()[:256]
+
+
+# ---------------------------------------------------------------------------------- desired state
+
+
+@dataclass
+class _Desired:
+    """What a segment's ``settings`` should hold; renders the form and checks a read-back."""
+
+    type: Literal["bulk", "custom", "filter"]
+    phones: list[str] = field(default_factory=list)
+    ids: list[int] = field(default_factory=list)
+    filters: list[tuple[str, str, str]] = field(default_factory=list)
+    countries: list[str] | None = None
+    continents: list[str] | None = None
+
+    @classmethod
+    def of(cls, wire: _WireSegment) -> _Desired:
+        """The settings ``wire`` holds now, to re-send unchanged (API-SPEC 1.6)."""
+        s = wire.settings
+        if wire.type == "bulk":
+            phones = list(dict.fromkeys(p for p in s.phone_numbers if p))
+            return cls("bulk", phones=phones)
+        if wire.type == "custom":
+            return cls("custom", ids=list(dict.fromkeys(s.contacts_ids)))
+        return cls(
+            "filter",
+            filters=[(f.key, f.condition, f.value) for f in s.filters_custom_parameters],
+            countries=s.filters_countries,
+            continents=s.filters_continents,
+        )
+
+    def form(self, name: str) -> list[tuple[str, str]]:
+        """Form fields for create/update: bodies are form data, never JSON (API-SPEC 1.1)."""
+        out = [("name", name), ("type", self.type)]
+        if self.type == "bulk":
+            out.append(("phone_numbers", ",".join(self.phones)))
+        elif self.type == "custom":
+            out.append(("contacts_ids", ",".join(str(i) for i in self.ids)))
+        else:
+            for i, (key, cond, value) in enumerate(self.filters):
+                out += [
+                    (f"filters_custom_parameter_key[{i}]", key),
+                    (f"filters_custom_parameter_condition[{i}]", cond),
+                    (f"filters_custom_parameter_value[{i}]", value),
+                ]
+            out += [("filters_countries[]", c) for c in self.countries or ()]
+            out += [("filters_continents[]", c) for c in self.continents or ()]
+        return out
+
+    def kept_by(self, wire: _WireSegment, before: _WireSegment | None = None) -> bool:
+        """Whether ``wire`` holds these settings. For ``custom`` the platform drops unknown
+        and opted-out ids, so a subset counts when the stored ids visibly changed."""
+        if wire.type != self.type:
+            return False
+        s = wire.settings
+        if self.type == "bulk":
+            return {_phone_key(p) for p in s.phone_numbers if p} == set(self.phones)
+        if self.type == "custom":
+            stored, sent = set(s.contacts_ids), set(self.ids)
+            if stored == sent:
+                return True
+            changed = before is None or (
+                stored != set(before.settings.contacts_ids)
+                or wire.last_datetime != before.last_datetime
+            )
+            return stored <= sent and changed
+        return (
+            [(f.key, f.condition, f.value) for f in s.filters_custom_parameters] == self.filters
+            and set(s.filters_countries or ()) == set(self.countries or ())
+            and set(s.filters_continents or ()) == set(self.continents or ())
+        )
+
+
+@dataclass(eq=False)
+class _Cursor:
+    """Where a recipients listing stands (opaque ``next_page`` token)."""
+
+    kind: str
+    page: int
+    serial: int
+    phones: list[str] = field(default_factory=list)  # bulk: members in order
+    want_ids: set[int] = field(default_factory=set)
+    want_phones: set[str] = field(default_factory=set)
+    settings: _WireSettings | None = None
+    by_id: bool = False
+    total: int | None = None
+
+    def __repr__(self) -> str:
+        return f"<notificator cursor {self.serial} {self.kind} page={self.page} by_id={self.by_id}>"
+
+
+_serials = itertools.count(1)
+#: One lock per (base URL, segment): read-modify-write of a segment's settings is serialised
+#: within this process, since the platform replaces settings whole and has no versions.
+_segment_locks: dict[tuple[str, str], threading.Lock] = {}
+_segment_locks_guard = threading.Lock()
+
+
+def _segment_lock(base_url: str, segment_id: str) -> threading.Lock:
+    with _segment_locks_guard:
+        return _segment_locks.setdefault((base_url, segment_id), threading.Lock())
+
+
+@dataclass
+class _Listing:
+    items: list[dict[str, Any]]
+    page: int
+    total_pages: int | None
+    total: int | None
+    next_page: int | None
+
+
+# ---------------------------------------------------------------------------------- the adapter
+
+
+class NotificatorProvider(Provider):
+    """Adapter for 66text SMS platforms (notificatorsms.com, invionotifiche.it, …).
+
+    Segments of type ``bulk`` (phone numbers) and ``custom`` (contact ids) are static;
+    ``filter`` segments are dynamic. Any brand works through ``base_url`` or the DSN host:
+    ``notificator://KEY@invionotifiche.it``. Contacts and every other endpoint are reachable
+    through ``client.request(...)``.
+    """
+
+    name = "notificator"
+    display_name = "66text SMS (Notificator and sister brands)"
+    channel = "sms"
+    default_base_url = "https://notificatorsms.com/api/"
+    fake = "segmentkit_notificator.fake:NotificatorPlatform"
+    max_page_size = 1000
+    rate_limit_window = 60.0  # 60 requests per 60 s per key, fixed window (API-SPEC 1.4)
+    accepts_ids_on_add = True
+
+    class Credentials(BaseModel):
+        """``api_key``: the account's API key (``Authorization: Bearer``)."""
+
+        model_config = ConfigDict(extra="forbid", frozen=True)
+        api_key: SecretStr
+
+        @field_validator("api_key")
+        @classmethod
+        def _no_spaces(cls, v: SecretStr) -> SecretStr:
+            # The server extracts the key with `Bearer\s(\S+)` (API-SPEC 1.2).
+            text = v.get_secret_value()
+            if not text or any(ch.isspace() for ch in text):
+                raise ValueError("api_key must be non-empty and contain no whitespace")
+            return v
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._key_accepted = False  # set once any authenticated answer succeeded
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.secret('api_key')}"}
+
+    # ------------------------------------------------------------------ errors (API-SPEC 1.3)
+
+    def error_from_response(self, response: requests.Response, body: Any) -> APIError | None:
+        """Map ``{"errors": [{"title", "status"}]}`` to the error tree.
+
+        Titles are matched only where they are the platform's English ones; deployments may
+        translate them (1.3), so the fallback is by status and situation:
+
+        * ``status`` sent as the *string* ``"401"`` only happens for a missing/malformed
+          Bearer header → :class:`AuthenticationError` whatever the language;
+        * every validation and plan-limit failure is also sent as 401 (1.3). An unrecognised
+          401 title on a read (GET/DELETE carry no fields) is :class:`AuthenticationError`.
+          On a write it is :class:`AuthenticationError` only while this client has never had
+          its key accepted; once a request succeeded, the key is known good and the 401
+          is the platform refusing the input (missing fields or plan limits) →
+          :class:`ValidationError`, whose message carries the platform's title.
+        """
+        status = response.status_code
+        if status < 300 and not (isinstance(body, dict) and "errors" in body):
+            if 200 <= status < 300:
+                self._key_accepted = True
+            return None
+        if not isinstance(body, dict) or not isinstance(body.get("errors"), list):
+            return None  # HTML 5xx and the like: the core's status table applies
+        first = body["errors"][0] if body["errors"] else {}
+        title = str(first.get("title") or "") if isinstance(first, dict) else ""
+        raw_status = first.get("status") if isinstance(first, dict) else None
+        message = title or f"HTTP {status}"
+        code = status if status >= 300 else _as_int(raw_status) or 400
+        if code == 429:
+            return RateLimitError(message, status_code=code)
+        if code == 404:
+            return NotFoundError(message, status_code=code)
+        if code == 401:
+            return self._classify_401(response, title, raw_status, message)
+        if code == 400:
+            return ValidationError(message, status_code=code)
+        if code >= 500:
+            return ServerError(message, status_code=code)
+        return None  # the core's table (403 …) with the platform's messages
+
+    def _classify_401(
+        self, response: requests.Response, title: str, raw_status: Any, message: str
+    ) -> APIError:
+        if isinstance(raw_status, str) or title in (_T_NO_BEARER, _T_NO_ACCESS):
+            return AuthenticationError(message, status_code=401)
+        if title == _T_REQUIRED:
+            # Documented as 400, sent as 401 by every build seen (API-SPEC 1.3).
+            return ValidationError(message, status_code=401)
+        if title.startswith(_T_QUOTA):
+            return QuotaExceededError(message, status_code=401)
+        method = (response.request.method or "GET").upper() if response.request else "GET"
+        if method in ("POST", "PUT", "PATCH") and self._key_accepted:
+            return ValidationError(
+                f"{message} (HTTP 401 on a write with a working key: the platform refused "
+                "the input or the plan's limits)",
+                status_code=401,
+            )
+        return AuthenticationError(message, status_code=401)
+
+    # ------------------------------------------------------------------ lists (API-SPEC 1.5)
+
+    def _list(self, path: str, number: int, per_page: int, params: dict[str, Any]) -> _Listing:
+        body = self.request(
+            "GET", path, params={**params, "page": number, "results_per_page": per_page}
+        )
+        wire = self.parse(_WireList, body, what=f"{path} list")
+        meta = wire.meta
+        total_pages = meta.total_pages
+        nxt: int | None = None
+        if total_pages is not None:
+            nxt = number + 1 if number < total_pages else None
+        else:
+            link = wire.links.get("next")
+            # Both `?page=N` (docs) and `?&page=N` (source) forms (API-SPEC 1.5).
+            found = _PAGE_IN_LINK.search(link) if isinstance(link, str) else None
+            nxt = int(found.group(1)) if found and int(found.group(1)) > number else None
+        if not wire.data:
+            nxt = None
+        total = meta.total if meta.total is not None else meta.total_results
+        return _Listing(wire.data, number, total_pages, total, nxt)
+
+    def _segment_params(self, query: SegmentQuery) -> dict[str, Any]:
+        """The newer documented list filters (API-SPEC 1.6); v2.0.1 ignores them all."""
+        params: dict[str, Any] = {}
+        if query.search:
+            params.update(search=query.search, search_by="name")
+        ptype = query.provider_type
+        if ptype is None and query.kind is SegmentKind.dynamic:
+            ptype = "filter"
+        if ptype:
+            params["type"] = ptype
+        created = (query.created_after, query.created_before)
+        updated = (query.updated_after, query.updated_before)
+        for fname, (start, end) in (("datetime", created), ("last_datetime", updated)):
+            if start is None and end is None:
+                continue
+            params["datetime_field"] = fname  # one field per request; the other is client-side
+            # Whole seconds, rounded outwards, so the server returns a superset.
+            if start is not None:
+                params["datetime_start"] = start.astimezone(timezone.utc).strftime(_UTC_FORMAT)
+            if end is not None:
+                params["datetime_end"] = end.astimezone(timezone.utc).strftime(_UTC_FORMAT)
+            break
+        if query.order_by is not None:
+            params["order_by"] = _ORDER_FIELDS[query.order_by]
+            params["order_type"] = "DESC" if query.descending else "ASC"
+        return params
+
+    def _segment(self, raw: Any) -> Segment:
+        return _to_segment(self.parse(_WireSegment, raw, what="segment"), raw)
+
+    def list_segments(self, query: SegmentQuery, page: Any) -> Page[Segment]:
+        per_page = next((n for n in _PER_PAGE if n >= (query.page_size or 1000)), 1000)
+        params = self._segment_params(query)
+        number = int(page or 1)
+        listing = self._list("segments", number, per_page, params)
+        self.page_fetched("segments", number, len(listing.items), listing.total_pages)
+        segments = [s for s in map(self._segment, listing.items) if query.matches(s)]
+        if query.order_by is not None and page is None and listing.next_page is not None:
+            # v2.0.1 ignores order_by (API-SPEC 1.5) and we cannot tell from an answer whether
+            # this server honoured it, so sorting page by page would be wrong across pages.
+            # Read every page (filtered as we go) and sort once: one Page, same answer on
+            # every brand. Segments per account are few, so this stays small.
+            nxt: int | None = listing.next_page
+            pages_read = 1
+            while nxt is not None and pages_read <= (listing.total_pages or 10_000):
+                more = self._list("segments", nxt, per_page, params)
+                self.page_fetched("segments", nxt, len(more.items), more.total_pages)
+                segments += [s for s in map(self._segment, more.items) if query.matches(s)]
+                nxt = more.next_page if more.next_page != nxt else None
+                pages_read += 1
+            items = query.apply(segments)
+            return Page(items=items, page=1, total_pages=1, total=len(items))
+        return Page(
+            items=query.apply(segments),
+            page=number,
+            total_pages=listing.total_pages,
+            total=None if query.has_filters else listing.total,
+            next_page=listing.next_page,
+        )
+
+    # ------------------------------------------------------------------ segments (API-SPEC 1.6)
+
+    def _get_wire(self, segment_id: str) -> tuple[_WireSegment, dict[str, Any]]:
+        if not segment_id.isdigit():
+            # The platform casts path ids with (int): anything else is 0 → 404 (1.1).
+            raise NotFoundError(
+                f"segment id {segment_id!r} is not a number", provider=self.name, status_code=404
+            )
+        body = self.request("GET", f"segments/{segment_id}")
+        data = body.get("data") if isinstance(body, dict) else None
+        return self.parse(_WireSegment, data, what="segment"), data or {}
+
+    def get_segment(self, segment_id: str) -> Segment:
+        wire, raw = self._get_wire(segment_id)
+        return _to_segment(wire, raw)
+
+    def _rules_desired(self, rules: Sequence[Rule], match: Match) -> _Desired:
+        """Translate rules into filter settings, or raise before any request."""
+        if match == "any" and len(rules) > 1:
+            raise self.unsupported(
+                "a segment matching ANY of several rules",
+                "66text filter segments AND every condition (API-SPEC 1.6).",
+            )
+        desired = _Desired("filter")
+        for rule in rules:
+            label = f"rule {rule.field} {rule.operator.value} {list(rule.values)}"
+            target = _COUNTRY_FIELDS.get(rule.field.lower())
+            if target is not None:
+                if rule.operator not in (Operator.in_, Operator.equals) or not rule.values:
+                    raise self.unsupported(
+                        label, f"{rule.field} rules take 'in' or 'equals' with ISO codes."
+                    )
+                codes = [v.strip().upper() for v in rule.values]
+                valid = _CONTINENTS if target == "filters_continents" else None
+                if any(
+                    not re.fullmatch(r"[A-Z]{2}", c) or (valid and c not in valid) for c in codes
+                ):
+                    raise self.unsupported(label, "codes must be ISO alpha-2 / continent codes.")
+                attr = "countries" if target == "filters_countries" else "continents"
+                if getattr(desired, attr) is not None:
+                    raise self.unsupported(label, f"only one {rule.field} rule is possible.")
+                setattr(desired, attr, list(dict.fromkeys(codes)))
+                continue
+            if rule.operator is Operator.other and rule.native_operator in _OPERATOR_OF:
+                condition = rule.native_operator
+            elif rule.operator is Operator.in_ and len(rule.values) == 1:
+                condition = "exact"
+            else:
+                condition = _CONDITION_OF.get(rule.operator, "")
+            if not condition or len(rule.values) != 1:
+                raise self.unsupported(
+                    label,
+                    "66text filters compare one custom parameter with one value using exact, "
+                    "not_exact, (not_)contains, (not_)starts_with, (not_)ends_with, "
+                    "bigger_than or lower_than (API-SPEC 1.6).",
+                )
+            key, value = rule.field.strip(), rule.values[0]
+            if len(key) > 64 or len(value) > 512:
+                raise self.unsupported(label, "keys are cut at 64 and values at 512 characters.")
+            desired.filters.append((key, condition, value))
+        if len(desired.filters) > 50:
+            raise self.unsupported("more than 50 parameter rules", "the platform keeps 50.")
+        return desired
+
+    def _recipients_desired(self, recipients: Sequence[Recipient]) -> _Desired:
+        """Phones → ``bulk``; any member given by contact id only → ``custom`` (contacts are
+        found or created for the phones)."""
+        if all(r.phone for r in recipients):
+            with_profile = [r for r in recipients if _has_profile(r)]
+            if with_profile:
+                # bulk creates bare contacts; make them first so names and fields survive.
+                self._ensure_contacts(with_profile)
+            phones = list(dict.fromkeys(r.phone for r in recipients if r.phone))
+            return _Desired("bulk", phones=phones)
+        ids: list[int] = []
+        contacts = self._ensure_contacts([r for r in recipients if r.phone])
+        for r in recipients:
+            if r.phone:
+                found = contacts.get(r.phone)
+                if not isinstance(found, _WireContact):
+                    raise ValidationError(
+                        f"recipient {r.phone}: {found}", provider=self.name, status_code=None
+                    )
+                ids.append(found.id)
+            elif r.id and r.id.isdigit():
+                ids.append(int(r.id))
+            else:
+                raise InvalidRecipientError(f"contact id {r.id!r} is not a number", field="id")
+        return _Desired("custom", ids=list(dict.fromkeys(ids)))
+
+    def _named_ids(self, name: str) -> set[int]:
+        """Ids of segments called exactly ``name`` (search by name; re-checked here)."""
+        out: set[int] = set()
+        number: int | None = 1
+        while number is not None:
+            listing = self._list("segments", number, 1000, {"search": name, "search_by": "name"})
+            for raw in listing.items:
+                if isinstance(raw, dict) and raw.get("name") == name and raw.get("id") is not None:
+                    out.add(int(raw["id"]))
+            number = listing.next_page
+        return out
+
+    def _from_answer(self, body: Any, what: str) -> tuple[_WireSegment, dict[str, Any]]:
+        data = body.get("data") if isinstance(body, dict) else None
+        if isinstance(data, dict) and "settings" in data and data.get("name") is not None:
+            return self.parse(_WireSegment, data, what=what), data
+        # Docs answer {"data": {"id": N}} (API-SPEC 1.6): read the object.
+        ident = self.parse(_WireId, data, what=what)
+        return self._get_wire(str(ident.id))
+
+    def create_segment(
+        self,
+        *,
+        name: str,
+        recipients: Sequence[Recipient] | None,
+        rules: Sequence[Rule] | None,
+        match: Match,
+    ) -> Segment:
+        if rules is not None:
+            desired = self._rules_desired(rules, match)
+        else:  # `match` means nothing for a member list
+            desired = self._recipients_desired(list(recipients or ()))
+        stored_name = _platform_name(name)
+        before = self._named_ids(stored_name) if stored_name else set()
+
+        def reconcile() -> Any:
+            # A create is a plain POST: look for a new segment with this name first.
+            fresh = self._named_ids(stored_name) - before
+            return {"data": {"id": max(fresh)}} if fresh else None
+
+        body = self.write("POST", "segments", data=desired.form(name), reconcile=reconcile)
+        wire, raw = self._from_answer(body, "created segment")
+        return _to_segment(wire, raw)
+
+    def _write_settings(
+        self, segment_id: str, name: str, desired: _Desired, before: _WireSegment
+    ) -> tuple[_WireSegment, dict[str, Any]]:
+        """POST the update and read the segment back (the platform replaces ``settings``).
+
+        An answer that never came or a 5xx is reconciled by reading the segment: if it holds
+        what was sent, that is the result; v2.0.1's HTML 500 (nothing applied) is raised as a
+        :class:`ServerError` naming the known bug, never re-sent (API-SPEC 1.6).
+        """
+        policy = self.transport.retry_policy
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                self.request(
+                    "POST", f"segments/{segment_id}", data=desired.form(name), idempotent=False
+                )
+            except (OutcomeUnknownError, ServerError, UnexpectedResponseError) as exc:
+                wire, raw = self._get_wire(segment_id)
+                if desired.kept_by(wire, before) and wire.name == _platform_name(name):
+                    return wire, raw
+                if isinstance(exc, ServerError) and exc.status_code == 500:
+                    raise ServerError(
+                        _UPDATE_BUG,
+                        provider=self.name,
+                        status_code=500,
+                        raw_body=exc.raw_body,
+                    ) from exc
+                if not policy.can_retry(attempt):
+                    raise
+                self.transport.sleep(policy.delay(attempt, self.transport.rng))
+                continue
+            return self._get_wire(segment_id)
+
+    def update_segment(
+        self,
+        segment_id: str,
+        *,
+        name: str | None,
+        recipients: Sequence[Recipient] | None,
+        rules: Sequence[Rule] | None,
+        match: Match | None,
+    ) -> Segment:
+        wanted_rules = self._rules_desired(rules, match or "all") if rules is not None else None
+        with _segment_lock(self.base_url, segment_id):
+            return self._update_segment(segment_id, name, recipients, wanted_rules, match)
+
+    def _update_segment(
+        self,
+        segment_id: str,
+        name: str | None,
+        recipients: Sequence[Recipient] | None,
+        wanted_rules: _Desired | None,
+        match: Match | None,
+    ) -> Segment:
+        current, raw = self._get_wire(segment_id)
+        if wanted_rules is None and match == "any" and len(_rules_of(current.settings)) > 1:
+            raise self.unsupported("a segment matching ANY of several rules")
+        if name is None and recipients is None and wanted_rules is None:
+            return _to_segment(current, raw)
+        if wanted_rules is not None:
+            desired = wanted_rules
+        elif recipients is not None:
+            desired = self._recipients_desired(list(recipients))
+        else:
+            # Renaming only: re-send the current settings or the platform drops them (1.6).
+            desired = _Desired.of(current)
+        new_name = name if name is not None else current.name or ""
+        wire, raw = self._write_settings(segment_id, new_name, desired, current)
+        if not desired.kept_by(wire, current) or wire.name != _platform_name(new_name):
+            raise UnexpectedResponseError(
+                "the platform answered the update as done but the segment does not hold what "
+                f"was sent (type {desired.type!r}, name {new_name!r})",
+                provider=self.name,
+            )
+        return _to_segment(wire, raw)
+
+    def delete_segment(self, segment_id: str) -> None:
+        if not segment_id.isdigit():
+            raise NotFoundError(
+                f"segment id {segment_id!r} is not a number", provider=self.name, status_code=404
+            )
+        # 200 with an empty body (API-SPEC 1.6).
+        self.request("DELETE", f"segments/{segment_id}", allow_empty=True, missing_ok_on_retry=True)
+
+    # ------------------------------------------------------------------ contacts (API-SPEC 1.7)
+
+    def _contact(self, contact_id: int) -> _WireContact | None:
+        try:
+            body = self.request("GET", f"contacts/{contact_id}")
+        except NotFoundError:
+            return None
+        data = body.get("data") if isinstance(body, dict) else None
+        return self.parse(_WireContact, data, what="contact")
+
+    def _contacts_page(self, number: int, params: dict[str, Any] | None = None) -> _Listing:
+        listing = self._list("contacts", number, 1000, params or {})
+        self.page_fetched("contacts", number, len(listing.items), listing.total_pages)
+        return listing
+
+    def _find_contacts(self, phones: Iterable[str]) -> dict[str, _WireContact]:
+        """Contacts of this account with these E.164 phones, by phone.
+
+        A few phones are searched one by one (``search_by=phone_number``); when the answer
+        shows the server ignored the search (v2.0.1, API-SPEC 1.5), or for many phones, all
+        contacts are paged at 1000 until every phone is found.
+        """
+        remaining = set(phones)
+        found: dict[str, _WireContact] = {}
+
+        def take(items: list[dict[str, Any]]) -> None:
+            for raw in items:
+                contact = self.parse(_WireContact, raw, what="contact")
+                key = _phone_key(contact.phone_number or "")
+                if key in remaining:
+                    found[key] = contact
+                    remaining.discard(key)
+
+        if len(remaining) <= 5:
+            for phone in sorted(remaining):
+                if phone not in remaining:
+                    continue
+                listing = self._contacts_page(1, {"search": phone, "search_by": "phone_number"})
+                take(listing.items)
+                honoured = all(phone in str(raw.get("phone_number") or "") for raw in listing.items)
+                if not honoured or listing.next_page is not None:
+                    break
+                remaining.discard(phone)  # the server searched: the phone has no contact
+        number: int | None = 1
+        while remaining and number is not None:
+            listing = self._contacts_page(number)
+            take(listing.items)
+            number = listing.next_page
+        return found
+
+    def _create_contact(self, r: Recipient) -> _WireContact | str:
+        """Create a contact for ``r``; a reason string when that is impossible."""
+        phone = r.phone or ""
+        form: list[tuple[str, str]] = [("phone_number", phone), ("name", r.name or "")]
+        params = dict(r.attributes)
+        for key in _PROFILE_KEYS:
+            if getattr(r, key):
+                params[key] = getattr(r, key)
+        for i, (key, value) in enumerate(params.items()):
+            form += [(f"custom_parameter_key[{i}]", key), (f"custom_parameter_value[{i}]", value)]
+
+        def reconcile() -> Any:
+            hit = self._find_contacts([phone]).get(phone)
+            return {"data": {"id": hit.id}} if hit else None
+
+        try:
+            body = self.write("POST", "contacts", data=form, reconcile=reconcile)
+            ident = self.parse(
+                _WireId,
+                body.get("data") if isinstance(body, dict) else None,
+                what="created contact",
+            )
+            if ident.id:
+                contact = self._contact(ident.id)
+                if contact is not None:
+                    return contact
+            # id 0: the number already exists (phone numbers are unique platform-wide,
+            # API-SPEC 1.7) — maybe ours, created meanwhile, maybe another account's.
+            hit = self._find_contacts([phone]).get(phone)
+        except SegmentkitError as exc:
+            return f"could not create a contact: {exc}"
+        if hit is None:
+            return (
+                "the platform refused the number (id 0): it belongs to another account on this "
+                "server, as phone numbers are unique across all accounts (API-SPEC 1.7)"
+            )
+        return hit
+
+    def _ensure_contacts(self, recipients: Sequence[Recipient]) -> dict[str, _WireContact | str]:
+        """A contact (or a reason) for each recipient's phone: found, else created."""
+        by_phone = {r.phone: r for r in recipients if r.phone}
+        result: dict[str, _WireContact | str] = dict(self._find_contacts(by_phone))
+        missing = [r for p, r in by_phone.items() if p not in result]
+        for r, made in zip(
+            missing, self.map_concurrent(self._create_contact, missing), strict=True
+        ):
+            result[r.phone or ""] = made
+        return result
+
+    # ------------------------------------------------------------------ recipients
+
+    def list_recipients(self, segment_id: str, page: Any) -> Page[Recipient]:
+        """Members, one Page per contacts page read.
+
+        ``bulk``: ``settings.phone_numbers``, enriched from the account's contacts; ``custom``:
+        ``settings.contacts_ids`` resolved through ``/contacts``, by id when that takes fewer
+        requests than paging; ``filter``: the platform lists no members (``contacts_ids`` is
+        always ``[]``), so its rules are evaluated here over the account's contacts — the
+        answer is *who the platform would pick now* (API-SPEC 1.6).
+        """
+        cursor = page if isinstance(page, _Cursor) else self._start_cursor(segment_id)
+        if cursor.kind == "filter":
+            return self._filter_page(cursor)
+        return self._static_page(cursor)
+
+    def _start_cursor(self, segment_id: str) -> _Cursor:
+        wire, _ = self._get_wire(segment_id)
+        s = wire.settings
+        cursor = _Cursor(kind=wire.type, page=1, serial=next(_serials), settings=s)
+        if wire.type == "bulk":
+            cursor.phones = list(dict.fromkeys(_phone_key(p) for p in s.phone_numbers if p))
+            cursor.want_phones = set(cursor.phones)
+            cursor.total = len(cursor.phones)
+        elif wire.type == "custom":
+            cursor.total = len(set(s.contacts_ids))
+        else:
+            cursor.kind = "filter"
+        cursor.want_ids = set(s.contacts_ids) if wire.type != "filter" else set()
+        # One id costs one GET, the same as one contacts page.
+        cursor.by_id = len(cursor.want_ids) <= 1
+        return cursor
+
+    def _take(
+        self, cursor: _Cursor, contact: _WireContact, raw: dict[str, Any]
+    ) -> Recipient | None:
+        key = _phone_key(contact.phone_number or "")
+        if cursor.kind == "bulk":
+            if key not in cursor.want_phones:
+                return None
+            cursor.want_phones.discard(key)
+            cursor.want_ids.discard(contact.id)
+        else:
+            if contact.id not in cursor.want_ids:
+                return None
+            cursor.want_ids.discard(contact.id)
+        return _to_recipient(contact, raw)
+
+    def _static_page(self, cursor: _Cursor) -> Page[Recipient]:
+        items: list[Recipient] = []
+        nxt: _Cursor | None = None
+        if cursor.by_id:
+            for cid in sorted(cursor.want_ids):
+                body = None
+                try:
+                    body = self.request("GET", f"contacts/{cid}")
+                except NotFoundError:
+                    cursor.want_ids.discard(cid)  # deleted since: not a member any more
+                    continue
+                raw = body.get("data") if isinstance(body, dict) else None
+                r = self._take(cursor, self.parse(_WireContact, raw, what="contact"), raw or {})
+                if r is not None:
+                    items.append(r)
+        else:
+            listing = self._contacts_page(cursor.page)
+            for raw in listing.items:
+                r = self._take(cursor, self.parse(_WireContact, raw, what="contact"), raw)
+                if r is not None:
+                    items.append(r)
+            if cursor.want_ids and listing.next_page is not None:
+                left = (listing.total_pages or listing.next_page) - cursor.page
+                nxt = _Cursor(
+                    kind=cursor.kind,
+                    page=listing.next_page,
+                    serial=cursor.serial,
+                    phones=cursor.phones,
+                    want_ids=cursor.want_ids,
+                    want_phones=cursor.want_phones,
+                    # Fewer ids left than pages: fetch them one by one instead.
+                    by_id=len(cursor.want_ids) < left,
+                    total=cursor.total,
+                )
+        if nxt is None and cursor.kind == "bulk":
+            # Numbers without a contact of this account are members too (bare phones).
+            for phone in cursor.phones:
+                if phone in cursor.want_phones:
+                    try:
+                        items.append(Recipient(phone=phone))
+                    except InvalidRecipientError:
+                        continue
+            cursor.want_phones.clear()
+        return Page(items=items, page=cursor.page, total=cursor.total, next_page=nxt)
+
+    def _filter_page(self, cursor: _Cursor) -> Page[Recipient]:
+        settings = cursor.settings or _WireSettings()
+        if not (
+            settings.filters_custom_parameters
+            or settings.filters_countries
+            or settings.filters_continents
+        ):
+            return Page(items=[], page=1, total=0)  # no filters: nobody (API-SPEC 1.6)
+        listing = self._contacts_page(cursor.page)
+        items: list[Recipient] = []
+        for raw in listing.items:
+            contact = self.parse(_WireContact, raw, what="contact")
+            if _platform_picks(settings, contact):
+                items.append(_to_recipient(contact, raw))
+        nxt = None
+        if listing.next_page is not None:
+            nxt = _Cursor(
+                kind="filter", page=listing.next_page, serial=cursor.serial, settings=settings
+            )
+        return Page(items=items, page=cursor.page, total_pages=listing.total_pages, next_page=nxt)
+
+    # ------------------------------------------------------------------ add / remove
+
+    def _members(self, wire: _WireSegment) -> set[Any]:
+        if wire.type == "bulk":
+            return {_phone_key(p) for p in wire.settings.phone_numbers if p}
+        return set(wire.settings.contacts_ids)
+
+    def _static_wire(self, segment_id: str, operation: str) -> _WireSegment:
+        wire, _ = self._get_wire(segment_id)
+        if wire.type == "filter":
+            raise self.unsupported(
+                f"{operation} a filter segment",
+                "Its members follow its rules (API-SPEC 1.6); change the rules with "
+                "segments.update(rules=...) or the contacts' custom parameters instead.",
+            )
+        return wire
+
+    def _merge(
+        self, segment_id: str, wire: _WireSegment, add: set[Any], remove: set[Any]
+    ) -> tuple[set[Any], str | None]:
+        """Read-modify-write until ``add`` is in and ``remove`` is out, re-reading after each
+        write so a member someone else added meanwhile is merged, not lost. Returns the
+        members the platform would not keep, and an error text if the loop gave up."""
+        dropped: set[Any] = set()
+        for _ in range(_MERGE_ROUNDS):
+            members = self._members(wire)
+            target_add = add - dropped
+            if target_add <= members and not (remove & members):
+                return dropped, None
+            order: list[Any]
+            if wire.type == "bulk":
+                order = [_phone_key(p) for p in wire.settings.phone_numbers if p]
+            else:
+                order = list(wire.settings.contacts_ids)
+            kept = [m for m in dict.fromkeys(order) if m not in remove]
+            kept += sorted(target_add - set(kept), key=str)
+            desired = (
+                _Desired("bulk", phones=[str(m) for m in kept])
+                if wire.type == "bulk"
+                else _Desired("custom", ids=[int(m) for m in kept])
+            )
+            try:
+                fresh, _ = self._write_settings(segment_id, wire.name or "", desired, wire)
+            except SegmentkitError as exc:
+                return dropped, str(exc)
+            now = self._members(fresh)
+            lost = target_add - now
+            if lost and lost != target_add:
+                # Some of ours stuck and these did not: the platform drops them (unknown or
+                # opted-out contact ids, API-SPEC 1.6), not a concurrent overwrite.
+                dropped |= lost
+            wire = fresh
+        members = self._members(wire)
+        if (add - dropped) <= members and not (remove & members):
+            return dropped, None
+        return dropped, "the segment kept changing underneath; gave up after re-reading"
+
+    def add_recipients(
+        self, segment_id: str, recipients: Sequence[Recipient]
+    ) -> Sequence[ItemOutcome]:
+        with _segment_lock(self.base_url, segment_id):
+            return self._add(segment_id, recipients)
+
+    def _add(self, segment_id: str, recipients: Sequence[Recipient]) -> list[ItemOutcome]:
+        wire = self._static_wire(segment_id, "adding recipients to")
+        keys: list[Any] = []  # member key per recipient, or a failure reason (str in reasons)
+        reasons: dict[int, str] = {}
+        if wire.type == "bulk":
+            by_id = self._contacts_by_id([r for r in recipients if not r.phone])
+            with_profile = [r for r in recipients if r.phone and _has_profile(r)]
+            if with_profile:
+                made = self._ensure_contacts(with_profile)
+                for i, r in enumerate(recipients):
+                    if isinstance(made.get(r.phone or ""), str):
+                        reasons[i] = str(made[r.phone or ""])
+            for i, r in enumerate(recipients):
+                phone = r.phone or by_id.get(r.id or "")
+                if phone is None:
+                    reasons.setdefault(i, f"no contact with id {r.id} in this account")
+                keys.append(_phone_key(phone) if phone else None)
+        else:
+            contacts = self._ensure_contacts([r for r in recipients if r.phone])
+            for i, r in enumerate(recipients):
+                found: Any = contacts.get(r.phone) if r.phone else None
+                if r.phone and isinstance(found, str):
+                    reasons[i] = found
+                    keys.append(None)
+                elif isinstance(found, _WireContact) and found.has_opted_out:
+                    reasons[i] = "the contact has opted out; the platform drops opted-out contacts"
+                    keys.append(None)
+                elif isinstance(found, _WireContact):
+                    keys.append(found.id)
+                elif r.id and r.id.isdigit():
+                    keys.append(int(r.id))
+                else:
+                    reasons[i] = f"contact id {r.id!r} is not a number"
+                    keys.append(None)
+        before = self._members(wire)
+        wanted = {k for i, k in enumerate(keys) if i not in reasons and k is not None}
+        dropped, error = self._merge(segment_id, wire, wanted, set())
+        out = []
+        for i, (r, k) in enumerate(zip(recipients, keys, strict=True)):
+            if i in reasons or k is None:
+                status, reason = OutcomeStatus.failed, reasons.get(i, "no phone number")
+            elif k in before:
+                status, reason = OutcomeStatus.unchanged, "already a member"
+            elif k in dropped:
+                status = OutcomeStatus.failed
+                reason = "the platform did not keep it (unknown contact id or opted out)"
+            elif error is not None:
+                status, reason = OutcomeStatus.failed, error
+            else:
+                status, reason = OutcomeStatus.added, None
+            out.append(ItemOutcome(index=i, status=status, recipient=r, reason=reason, attempts=1))
+        return out
+
+    def _contacts_by_id(self, recipients: Sequence[Recipient]) -> dict[str, str]:
+        """Phone of each id-only recipient's contact (GET per id)."""
+        out: dict[str, str] = {}
+        for r in recipients:
+            if r.id and r.id.isdigit():
+                contact = self._contact(int(r.id))
+                if contact is not None and contact.phone_number:
+                    out[r.id] = contact.phone_number
+        return out
+
+    def remove_recipients(
+        self, segment_id: str, recipients: Sequence[Recipient]
+    ) -> Sequence[ItemOutcome]:
+        with _segment_lock(self.base_url, segment_id):
+            return self._remove(segment_id, recipients)
+
+    def _remove(self, segment_id: str, recipients: Sequence[Recipient]) -> list[ItemOutcome]:
+        wire = self._static_wire(segment_id, "removing recipients from")
+        keys: list[Any] = []
+        if wire.type == "bulk":
+            by_id = self._contacts_by_id([r for r in recipients if not r.phone])
+            for r in recipients:
+                phone = r.phone or by_id.get(r.id or "")
+                keys.append(_phone_key(phone) if phone else None)
+        else:
+            phones = [r.phone for r in recipients if r.phone and not r.id]
+            found = self._find_contacts(phones) if phones else {}
+            for r in recipients:
+                if r.id and r.id.isdigit():
+                    keys.append(int(r.id))
+                elif r.phone and r.phone in found:
+                    keys.append(found[r.phone].id)
+                else:
+                    keys.append(None)
+        before = self._members(wire)
+        gone = {k for k in keys if k is not None and k in before}
+        _, error = self._merge(segment_id, wire, set(), gone)
+        out = []
+        for i, (r, k) in enumerate(zip(recipients, keys, strict=True)):
+            if k is None or k not in before:
+                status, reason = OutcomeStatus.unchanged, "not a member"
+            elif error is not None:
+                status, reason = OutcomeStatus.failed, error
+            else:
+                status, reason = OutcomeStatus.removed, None
+            out.append(ItemOutcome(index=i, status=status, recipient=r, reason=reason, attempts=1))
+        return out
+
+
+def _has_profile(r: Recipient) -> bool:
+    return bool(r.name or r.first_name or r.last_name or r.email or r.attributes)
+
+
+def _as_int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+@hookimpl
+def segmentkit_register_providers(register: Any) -> None:
+    """Register the 66text adapter."""
+    register(NotificatorProvider)
