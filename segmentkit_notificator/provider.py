@@ -844,7 +844,8 @@ class NotificatorProvider(Provider):
                     ) from exc
                 if not policy.can_retry(attempt):
                     raise
-                self.transport.sleep(policy.delay(attempt, self.transport.rng))
+                delay = policy.delay(attempt, self.transport.rng)
+                self.schedule_retry("POST", self.url(f"segments/{segment_id}"), attempt, delay, exc)
                 continue
             return self._get_wire(segment_id)
 
