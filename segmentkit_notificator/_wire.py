@@ -1,0 +1,461 @@
+"""Wire models, mapping functions and the platform's own rules for the ``notificator``
+adapter (66text). Private: the adapter in :mod:`.provider` is the public face. Sections of
+``shared/providers/API-SPEC.md`` Part 1 are cited where a quirk is handled."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from segmentkit.errors import (
+    InvalidRecipientError,
+)
+from segmentkit.models import (
+    Operator,
+    Recipient,
+    Rule,
+    Segment,
+    SegmentKind,
+    normalize_email,
+    normalize_phone,
+)
+
+# ---------------------------------------------------------------------------------- constants
+
+#: Allowed ``results_per_page`` values (API-SPEC 1.5); anything else becomes 25.
+_PER_PAGE = (10, 25, 50, 100, 250, 500, 1000)
+_UTC_FORMAT = "%Y-%m-%d %H:%M:%S"
+_TAGS = re.compile(r"<[^>]*>")
+_PAGE_IN_LINK = re.compile(r"[?&]page=(\d+)")
+#: Neutral operator → 66text filter condition (API-SPEC 1.6).
+_CONDITION_OF: dict[Operator, str] = {
+    Operator.equals: "exact",
+    Operator.not_equals: "not_exact",
+    Operator.contains: "contains",
+    Operator.not_contains: "not_contains",
+    Operator.starts_with: "starts_with",
+    Operator.not_starts_with: "not_starts_with",
+    Operator.ends_with: "ends_with",
+    Operator.not_ends_with: "not_ends_with",
+    Operator.greater_than: "bigger_than",
+    Operator.less_than: "lower_than",
+}
+_OPERATOR_OF: dict[str, Operator] = {v: k for k, v in _CONDITION_OF.items()}
+#: Rule fields that address the contact's derived country / continent (API-SPEC 1.6).
+_COUNTRY_FIELDS = {"country": "filters_countries", "continent": "filters_continents"}
+_CONTINENTS = frozenset({"AF", "AN", "AS", "EU", "NA", "OC", "SA"})
+_ORDER_FIELDS = {
+    "id": "segment_id",
+    "name": "name",
+    "created_at": "datetime",
+    "updated_at": "last_datetime",
+    "recipient_count": "total_contacts",
+}
+#: Contact custom parameters that map to neutral recipient fields.
+_PROFILE_KEYS = ("email", "first_name", "last_name")
+#: Rounds of read-modify-write before giving up on a concurrently changed segment.
+_MERGE_ROUNDS = 4
+#: Exact English titles (API-SPEC 1.3); translated brands may differ, see error_from_response.
+_T_NO_BEARER = "The request is missing the Bearer Authentication header."
+_T_NO_ACCESS = "You do not have access to the API."
+_T_REQUIRED = "You must fill all the required fields."
+_T_QUOTA = ("Your have exceeded the limits", "You have exceeded the limits", "You must delete")
+
+_UPDATE_BUG = (
+    "the segment update failed with an HTML 500 and was not applied; the server build "
+    "(66text v2.0.1) is known to fail on every segment update (API-SPEC 1.6). Change the "
+    "segment in the platform's web app, or delete it and create it again"
+)
+
+
+# ---------------------------------------------------------------------------------- wire models
+
+_DateTime = datetime  # the field named `datetime` below would shadow the type
+
+
+def _parse_utc(value: Any) -> datetime | None:
+    """``Y-m-d H:i:s`` in UTC (API-SPEC 1.1) → aware datetime; blank/zero dates → None."""
+    if value is None or value == "" or (isinstance(value, str) and value.startswith("0000")):
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    text = str(value).strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    # fromisoformat reads "Y-m-d H:i:s" directly and is far faster than strptime.
+    parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _php_object(value: Any) -> Any:
+    """PHP encodes an empty array as ``[]``; some builds store settings as JSON text."""
+    if isinstance(value, str):
+        value = json.loads(value) if value.strip() else {}
+    if value is None or (isinstance(value, list) and not value):
+        return {}
+    return value
+
+
+class _WireFilter(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    key: str
+    condition: str = "exact"
+    value: str = ""
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _text(cls, v: Any) -> Any:
+        return "" if v is None else str(v) if isinstance(v, int | float) else v
+
+
+class _WireSettings(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    phone_numbers: list[str | None] = Field(default_factory=list)
+    contacts_ids: list[int] = Field(default_factory=list)
+    filters_custom_parameters: list[_WireFilter] = Field(default_factory=list)
+    filters_countries: list[str] | None = None
+    filters_continents: list[str] | None = None
+
+    @field_validator("phone_numbers", "contacts_ids", "filters_custom_parameters", mode="before")
+    @classmethod
+    def _list(cls, v: Any) -> Any:
+        if v is None:
+            return []
+        return list(v.values()) if isinstance(v, dict) else v  # PHP arrays with gaps
+
+
+class _WireSegment(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    id: int
+    user_id: int | None = None
+    name: str | None = None  # absent from the update answer (API-SPEC 1.6)
+    settings: _WireSettings = Field(default_factory=_WireSettings)
+    type: str = "filter"
+    # Sent as a JSON string by v2.0.1 lists (API-SPEC 1.6 note); lax mode coerces it.
+    total_contacts: int | None = None
+    last_datetime: _DateTime | None = None
+    datetime: _DateTime | None = None
+
+    @field_validator("settings", mode="before")
+    @classmethod
+    def _settings(cls, v: Any) -> Any:
+        return _php_object(v)
+
+    @field_validator("last_datetime", "datetime", mode="before")
+    @classmethod
+    def _dt(cls, v: Any) -> Any:
+        return _parse_utc(v)
+
+
+class _WireContact(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    id: int
+    user_id: int | None = None
+    name: str | None = None
+    phone_number: str | None = None
+    custom_parameters: dict[str, Any] = Field(default_factory=dict)
+    continent_code: str | None = None
+    country_code: str | None = None
+    has_opted_out: bool = False
+
+    @field_validator("custom_parameters", mode="before")
+    @classmethod
+    def _params(cls, v: Any) -> Any:
+        return _php_object(v)
+
+    @field_validator("has_opted_out", mode="before")
+    @classmethod
+    def _flag(cls, v: Any) -> Any:
+        return False if v is None or v == "" else v
+
+
+class _WireMeta(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    # meta.page echoes the raw query value: "2" or 2 (API-SPEC 1.5).
+    page: int | str | None = None
+    total_pages: int | None = None
+    total: int | None = None
+    total_results: int | None = None  # what the source sends instead of `total` (1.5)
+
+
+class _WireList(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    data: list[dict[str, Any]]
+    meta: _WireMeta = Field(default_factory=_WireMeta)
+    links: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("links", "meta", mode="before")
+    @classmethod
+    def _obj(cls, v: Any) -> Any:
+        return _php_object(v)
+
+
+class _WireId(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    id: int
+
+
+# ---------------------------------------------------------------------------------- mapping
+
+
+def _phone_key(phone: str) -> str:
+    """E.164 when libphonenumber accepts it, else the platform's digits as stored."""
+    try:
+        return normalize_phone(phone)
+    except InvalidRecipientError:
+        return phone
+
+
+def _rules_of(settings: _WireSettings) -> tuple[Rule, ...]:
+    rules = [
+        Rule(
+            field=f.key,
+            operator=_OPERATOR_OF.get(f.condition, Operator.other),
+            values=(f.value,),
+            native_operator=f.condition,
+        )
+        for f in settings.filters_custom_parameters
+    ]
+    for fname, codes in (
+        ("country", settings.filters_countries),
+        ("continent", settings.filters_continents),
+    ):
+        if codes:
+            rules.append(
+                Rule(
+                    field=fname,
+                    operator=Operator.in_,
+                    values=tuple(codes),
+                    native_operator=_COUNTRY_FIELDS[fname],
+                )
+            )
+    return tuple(rules)
+
+
+def _to_segment(wire: _WireSegment, raw: dict[str, Any]) -> Segment:
+    """One 66text segment → :class:`Segment` (API-SPEC 1.6)."""
+    dynamic = wire.type == "filter"
+    extra: dict[str, Any] = {"settings": raw.get("settings", wire.settings.model_dump())}
+    if wire.user_id is not None:
+        extra["user_id"] = wire.user_id
+    return Segment(
+        id=str(wire.id),
+        provider="notificator",
+        name=wire.name or "",
+        kind=SegmentKind.dynamic if dynamic else SegmentKind.static,
+        provider_type=wire.type,
+        rules=_rules_of(wire.settings) if dynamic else (),
+        match="all",
+        recipient_count=wire.total_contacts,
+        created_at=wire.datetime,
+        updated_at=wire.last_datetime,
+        extra=extra,
+        raw=raw,
+    )
+
+
+def _to_recipient(wire: _WireContact, raw: dict[str, Any]) -> Recipient:
+    """One contact → :class:`Recipient` (API-SPEC 1.7), identified by its contact id;
+    ``email``/``first_name``/``last_name`` custom parameters fill those fields."""
+    params = {str(k): "" if v is None else str(v) for k, v in wire.custom_parameters.items()}
+    fields: dict[str, Any] = {}
+    for key in _PROFILE_KEYS:
+        value = params.get(key, "").strip()
+        if not value:
+            continue
+        if key == "email":
+            try:
+                value = normalize_email(value)
+            except InvalidRecipientError:
+                continue  # not an email: stays an attribute
+        fields[key] = value
+        params.pop(key)
+    phone: str | None = None
+    if wire.phone_number:
+        try:
+            phone = normalize_phone(wire.phone_number)
+        except InvalidRecipientError:
+            phone = None
+    country = (wire.country_code or "").upper()
+    return Recipient(
+        id=str(wire.id),
+        phone=phone,
+        name=wire.name or None,
+        country=country if re.fullmatch(r"[A-Z]{2}", country) else None,
+        attributes=params,
+        raw=raw,
+        **fields,
+    )
+
+
+def _numeric(value: str) -> float:
+    try:
+        number = float(value.strip())
+    except ValueError:
+        return 0.0
+    return number if math.isfinite(number) else 0.0
+
+
+def _condition(condition: str, stored: str, wanted: str) -> bool:
+    """A filter condition as MySQL evaluates it: LIKE is case-insensitive (collation guess),
+    numeric comparisons treat non-numbers as 0 (API-SPEC 1.6)."""
+    if condition == "bigger_than":
+        return _numeric(stored) > _numeric(wanted)
+    if condition == "lower_than":
+        return _numeric(stored) < _numeric(wanted)
+    s, w = stored.casefold(), wanted.casefold()
+    tests: dict[str, Callable[[], bool]] = {
+        "not_exact": lambda: s != w,
+        "contains": lambda: w in s,
+        "not_contains": lambda: w not in s,
+        "starts_with": lambda: s.startswith(w),
+        "not_starts_with": lambda: not s.startswith(w),
+        "ends_with": lambda: s.endswith(w),
+        "not_ends_with": lambda: not s.endswith(w),
+    }
+    return tests.get(condition, lambda: s == w)()  # unknown conditions are `exact`
+
+
+def _platform_picks(settings: _WireSettings, contact: _WireContact) -> bool:
+    """Whether the platform would put ``contact`` in a filter segment now (API-SPEC 1.6):
+    all conditions ANDed, opted-out contacts excluded, a missing key never matches (even for
+    negated conditions), and a segment with no filters at all matches nobody."""
+    countries = settings.filters_countries or []
+    continents = settings.filters_continents or []
+    params = settings.filters_custom_parameters
+    if contact.has_opted_out or not (params or countries or continents):
+        return False
+    values = contact.custom_parameters
+    for f in params:
+        if f.key not in values or values[f.key] is None:
+            return False
+        if not _condition(f.condition, str(values[f.key]), f.value):
+            return False
+    if countries and (contact.country_code or "") not in countries:
+        return False
+    return not (continents and (contact.continent_code or "") not in continents)
+
+
+def _platform_name(name: str) -> str:
+    """The name as the platform stores it: tags stripped, trimmed, ≤ 256 chars (1.6)."""
+    return _TAGS.sub("", name).strip()[:256]
+
+
+# ---------------------------------------------------------------------------------- desired state
+
+
+@dataclass
+class _Desired:
+    """What a segment's ``settings`` should hold; renders the form and checks a read-back."""
+
+    type: Literal["bulk", "custom", "filter"]
+    phones: list[str] = field(default_factory=list)
+    ids: list[int] = field(default_factory=list)
+    filters: list[tuple[str, str, str]] = field(default_factory=list)
+    countries: list[str] | None = None
+    continents: list[str] | None = None
+
+    @classmethod
+    def of(cls, wire: _WireSegment) -> _Desired:
+        """The settings ``wire`` holds now, to re-send unchanged (API-SPEC 1.6)."""
+        s = wire.settings
+        if wire.type == "bulk":
+            phones = list(dict.fromkeys(p for p in s.phone_numbers if p))
+            return cls("bulk", phones=phones)
+        if wire.type == "custom":
+            return cls("custom", ids=list(dict.fromkeys(s.contacts_ids)))
+        return cls(
+            "filter",
+            filters=[(f.key, f.condition, f.value) for f in s.filters_custom_parameters],
+            countries=s.filters_countries,
+            continents=s.filters_continents,
+        )
+
+    def form(self, name: str) -> list[tuple[str, str]]:
+        """Form fields for create/update: bodies are form data, never JSON (API-SPEC 1.1)."""
+        out = [("name", name), ("type", self.type)]
+        if self.type == "bulk":
+            out.append(("phone_numbers", ",".join(self.phones)))
+        elif self.type == "custom":
+            out.append(("contacts_ids", ",".join(str(i) for i in self.ids)))
+        else:
+            for i, (key, cond, value) in enumerate(self.filters):
+                out += [
+                    (f"filters_custom_parameter_key[{i}]", key),
+                    (f"filters_custom_parameter_condition[{i}]", cond),
+                    (f"filters_custom_parameter_value[{i}]", value),
+                ]
+            out += [("filters_countries[]", c) for c in self.countries or ()]
+            out += [("filters_continents[]", c) for c in self.continents or ()]
+        return out
+
+    def kept_by(self, wire: _WireSegment, before: _WireSegment | None = None) -> bool:
+        """Whether ``wire`` holds these settings. For ``custom`` the platform drops unknown
+        and opted-out ids, so a subset counts when the stored ids visibly changed."""
+        if wire.type != self.type:
+            return False
+        s = wire.settings
+        if self.type == "bulk":
+            return {_phone_key(p) for p in s.phone_numbers if p} == set(self.phones)
+        if self.type == "custom":
+            stored, sent = set(s.contacts_ids), set(self.ids)
+            if stored == sent:
+                return True
+            changed = before is None or (
+                stored != set(before.settings.contacts_ids)
+                or wire.last_datetime != before.last_datetime
+            )
+            return stored <= sent and changed
+        return (
+            [(f.key, f.condition, f.value) for f in s.filters_custom_parameters] == self.filters
+            and set(s.filters_countries or ()) == set(self.countries or ())
+            and set(s.filters_continents or ()) == set(self.continents or ())
+        )
+
+
+@dataclass(eq=False)
+class _Cursor:
+    """Where a recipients listing stands (opaque ``next_page`` token)."""
+
+    kind: str
+    page: int
+    serial: int
+    phones: list[str] = field(default_factory=list)  # bulk: members in order
+    want_ids: set[int] = field(default_factory=set)
+    want_phones: set[str] = field(default_factory=set)
+    settings: _WireSettings | None = None
+    by_id: bool = False
+    total: int | None = None
+
+    def __repr__(self) -> str:
+        return f"<notificator cursor {self.serial} {self.kind} page={self.page} by_id={self.by_id}>"
+
+
+_serials = itertools.count(1)
+#: One lock per (base URL, segment): read-modify-write of a segment's settings is serialised
+#: within this process, since the platform replaces settings whole and has no versions.
+_segment_locks: dict[tuple[str, str], threading.Lock] = {}
+_segment_locks_guard = threading.Lock()
+
+
+def _segment_lock(base_url: str, segment_id: str) -> threading.Lock:
+    with _segment_locks_guard:
+        return _segment_locks.setdefault((base_url, segment_id), threading.Lock())
+
+
+@dataclass
+class _Listing:
+    items: list[dict[str, Any]]
+    page: int
+    total_pages: int | None
+    total: int | None
+    next_page: int | None
