@@ -34,7 +34,7 @@ from .models import (
 )
 from .plugins import Registry, default_registry
 from .provider import Provider, walk_pages
-from .redact import Redactor, get_logger
+from .redact import Redactor, get_logger, mask
 from .transport import ClientOptions, Stats, Transport
 
 __all__ = ["Client", "Listing", "RecipientsAPI", "SegmentsAPI", "connect"]
@@ -62,11 +62,14 @@ def _guard(provider: str) -> Iterator[None]:
         AttributeError,
         UnicodeError,
         OverflowError,
+        RecursionError,
     ) as exc:
+        # Not chained: the original (e.g. a pydantic error quoting the input) could carry
+        # body text into a printed traceback. Its type and masked message are kept here.
         raise UnexpectedResponseError(
-            f"could not understand the answer: {type(exc).__name__}: {str(exc)[:200]}",
+            f"could not understand the answer: {type(exc).__name__}: {mask(str(exc))[:200]}",
             provider=provider,
-        ) from exc
+        ) from None
 
 
 class Listing(Generic[T]):

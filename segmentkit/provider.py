@@ -336,7 +336,10 @@ class Provider:
             text = data if isinstance(data, str) else json.dumps(data, default=str)
         except (TypeError, ValueError):
             text = repr(data)
-        return self.redactor.text(text[:limit])
+        except RecursionError:
+            text = f"<{type(data).__name__} nested too deeply to show>"
+        # Mask before cutting: a key straddling the cut would not be recognised after it.
+        return self.redactor.text(text)[:limit]
 
     def request(
         self,
@@ -439,9 +442,10 @@ class Provider:
         if content.strip():
             try:
                 body = json.loads(content)
-            except ValueError as exc:
-                text = content.decode("utf-8", errors="replace")
-                decode_error = str(exc)
+            except (ValueError, RecursionError) as exc:
+                # Masked before any excerpt is cut from it (a cut key would escape masking).
+                text = self.redactor.text(content.decode("utf-8", errors="replace"))
+                decode_error = str(exc) or type(exc).__name__
         error = self.error_from_response(response, body) if decode_error is None else None
         if error is not None:
             raise self._complete(error, response, body)
