@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import ClientDisconnected
 from werkzeug.wrappers import Request, Response
 
 from .faults import Fault, FaultInjector
@@ -252,6 +253,10 @@ class FakePlatform:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         request = Request(environ)
         started = time.monotonic()
+        # Receive the whole request first, as a server does before its handler runs: a fault
+        # that cuts the connection must not also lose the body (and with it the log entry).
+        with contextlib.suppress(ClientDisconnected):
+            request.form  # noqa: B018 - parses and caches the body
         method = request.method.upper()
         rel = self.relative(request.path)
         latency, before, after = self.faults.decide(method, rel)
@@ -285,11 +290,15 @@ class FakePlatform:
         headers = {
             k: (MASK if k.lower() in self.secret_headers else v) for k, v in request.headers.items()
         }
+        try:
+            form = masked(request.form)
+        except ClientDisconnected:
+            form = {}
         return RequestRecord(
             method=request.method.upper(),
             path=self.relative(request.path),
             query=masked(request.args),
-            form=masked(request.form),
+            form=form,
             headers=headers,
             status=response.status_code,
             duration=time.monotonic() - started,
