@@ -562,6 +562,7 @@ def connect(
         clock=_clock or time.monotonic,
         sleep=_sleep or time.sleep,
     )
+    transport.use_environment(url)
     adapter = cls(credentials, base_url=url, transport=transport, settings=settings)
     return Client(adapter, registry=registry)
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import requests
 import requests.adapters
+import requests.utils
 from pydantic import BaseModel, ConfigDict, Field
 
 from ._version import __version__
@@ -315,6 +316,22 @@ class Transport:
         )
         self.session.headers["Accept"] = "application/json"
         self.timeout = (options.connect_timeout, options.read_timeout)
+        self._verify: bool | str = options.verify
+
+    def use_environment(self, base_url: str) -> None:
+        """Read proxy and CA-bundle settings from the environment once, for ``base_url``.
+
+        ``requests`` would otherwise re-read the environment and ``~/.netrc`` on every call
+        (a measurable share of each request), and a netrc entry for the host would replace
+        the adapter's ``Authorization`` header. Proxies (``HTTPS_PROXY``, ``NO_PROXY``, …) and
+        ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` are still honoured, as of client creation.
+        """
+        self.session.trust_env = False
+        self.session.proxies.update(requests.utils.get_environ_proxies(base_url))
+        if self.options.verify is True:
+            bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+            if bundle:
+                self._verify = bundle
 
     @property
     def listening(self) -> bool:
@@ -393,7 +410,7 @@ class Transport:
                 files=files,
                 json=json,
                 timeout=self.timeout,
-                verify=self.options.verify,
+                verify=self._verify,
                 allow_redirects=False,
             )
         except requests.exceptions.RequestException as exc:

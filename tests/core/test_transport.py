@@ -483,3 +483,23 @@ def test_write_reconcile_may_raise_to_stop(srv, sleeps):
     with pytest.raises(NotFoundError, match="gave up"):
         client.adapter.write("POST", "segments", json_body={"name": "x"}, reconcile=reconcile)
     assert srv.log.count("POST") == 1
+
+
+def test_netrc_and_environment_are_read_once_and_cannot_replace_auth(tmp_path, monkeypatch):
+    """requests lets a ~/.netrc entry override an explicit Authorization header; the client
+    reads proxies once at creation and never consults netrc."""
+    from segmentkit.testing import fake
+
+    netrc = tmp_path / ".netrc"
+    netrc.write_text("machine memory.fake.test login intruder password stolen\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.setenv("NO_PROXY", "memory.fake.test")
+    with fake("memory", "responses") as srv:
+        sid = srv.platform.seed_segment("netrc", [])
+        client = srv.client()
+        assert client.adapter.transport.session.trust_env is False
+        assert client.segments.get(sid).id == sid
+        sent = srv.log.records[-1].headers
+        assert "Authorization" not in sent, "netrc must not add or replace auth"
