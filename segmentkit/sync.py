@@ -10,7 +10,7 @@ reporting every source member that lacks the destination's identity as ``rejecte
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from .errors import InvalidRecipientError, UnsupportedOperationError
@@ -314,6 +314,16 @@ def copy_segment(
     members = [_portable(r) for r in src.recipients.list(segment_id)]
     if progress is not None:
         progress("reading", len(members), len(members))
+    # What every answer below shares; each branch fills in the rest.
+    base = SyncResult(
+        channel=dst.channel,
+        segment_id=target_segment_id or "",
+        provider=dst.provider,
+        plan=SyncPlan(),
+        dry_run=dry_run,
+        materialized=materialized,
+        notes=tuple(notes),
+    )
     if target_segment_id is not None:
         target = dst.segments.get(target_segment_id)
         if target.kind is SegmentKind.dynamic:
@@ -325,38 +335,12 @@ def copy_segment(
         current = list(dst.recipients.list(target_segment_id))
         plan = plan_sync(dst, current, members, remove_extra=remove_extra)
         if dry_run:
-            return SyncResult(
-                channel=dst.channel,
-                segment_id=target_segment_id,
-                provider=dst.provider,
-                plan=plan,
-                dry_run=True,
-                materialized=materialized,
-                notes=tuple(notes),
-            )
+            return replace(base, plan=plan)
         added, removed = _apply(dst, target_segment_id, plan, progress)
-        return SyncResult(
-            channel=dst.channel,
-            segment_id=target_segment_id,
-            provider=dst.provider,
-            plan=plan,
-            dry_run=False,
-            added=added,
-            removed=removed,
-            materialized=materialized,
-            notes=tuple(notes),
-        )
+        return replace(base, plan=plan, added=added, removed=removed)
     plan = plan_sync(dst, [], members, remove_extra=False)
     if dry_run:
-        return SyncResult(
-            channel=dst.channel,
-            segment_id="",
-            provider=dst.provider,
-            plan=plan,
-            dry_run=True,
-            materialized=materialized,
-            notes=tuple(notes),
-        )
+        return replace(base, plan=plan)
     created = dst.segments.create(name or source.name, recipients=plan.to_add)
     added = BulkResult(
         items=tuple(
@@ -364,14 +348,4 @@ def copy_segment(
             for i, r in enumerate(plan.to_add)
         )
     )
-    return SyncResult(
-        channel=dst.channel,
-        segment_id=created.id,
-        provider=dst.provider,
-        plan=plan,
-        dry_run=False,
-        added=added,
-        materialized=materialized,
-        created=True,
-        notes=tuple(notes),
-    )
+    return replace(base, segment_id=created.id, plan=plan, added=added, created=True)
