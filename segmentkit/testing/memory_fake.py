@@ -155,6 +155,11 @@ class MemoryPlatform(FakePlatform):
         seg = self.segments.get(int(sid)) if sid.isdigit() else None
         return seg if seg is not None else self._error(404, "not_found", "no such segment")
 
+    def _owned(self, request: Request, sid: str) -> _Segment | Response:
+        """The segment ``sid`` for an authenticated request, or the error answer."""
+        denied = self._auth(request)
+        return denied if denied is not None else self._seg(sid)
+
     @staticmethod
     def _paged(request: Request, items: list[dict[str, Any]]) -> Response:
         try:
@@ -179,9 +184,7 @@ class MemoryPlatform(FakePlatform):
         return self._paged(request, items)
 
     def get_segment(self, request: Request, sid: str) -> Response:
-        if (denied := self._auth(request)) is not None:
-            return denied
-        seg = self._seg(sid)
+        seg = self._owned(request, sid)
         return seg if isinstance(seg, Response) else json_response(seg.wire())
 
     def create_segment(self, request: Request) -> Response:
@@ -203,9 +206,7 @@ class MemoryPlatform(FakePlatform):
         return json_response(wire, 201)
 
     def update_segment(self, request: Request, sid: str) -> Response:
-        if (denied := self._auth(request)) is not None:
-            return denied
-        seg = self._seg(sid)
+        seg = self._owned(request, sid)
         if isinstance(seg, Response):
             return seg
         body = request.get_json(silent=True) or {}
@@ -223,26 +224,20 @@ class MemoryPlatform(FakePlatform):
         return json_response(seg.wire())
 
     def delete_segment(self, request: Request, sid: str) -> Response:
-        if (denied := self._auth(request)) is not None:
-            return denied
-        seg = self._seg(sid)
+        seg = self._owned(request, sid)
         if isinstance(seg, Response):
             return seg
         del self.segments[seg.id]
         return Response(b"", status=204)
 
     def list_members(self, request: Request, sid: str) -> Response:
-        if (denied := self._auth(request)) is not None:
-            return denied
-        seg = self._seg(sid)
+        seg = self._owned(request, sid)
         if isinstance(seg, Response):
             return seg
         return self._paged(request, sorted(seg.members.values(), key=lambda m: m["id"]))
 
     def add_members(self, request: Request, sid: str) -> Response:
-        if (denied := self._auth(request)) is not None:
-            return denied
-        seg = self._seg(sid)
+        seg = self._owned(request, sid)
         if isinstance(seg, Response):
             return seg
         if seg.type == "rules":
@@ -261,9 +256,7 @@ class MemoryPlatform(FakePlatform):
         return json_response(answer)
 
     def remove_members(self, request: Request, sid: str) -> Response:
-        if (denied := self._auth(request)) is not None:
-            return denied
-        seg = self._seg(sid)
+        seg = self._owned(request, sid)
         if isinstance(seg, Response):
             return seg
         body = request.get_json(silent=True) or {}
