@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from segmentkit.client import Client, connect
 
-from .server import FakeServer, Mode, fake
+if TYPE_CHECKING:  # the fakes need the testing extra; import them only when a fixture runs
+    from .server import FakeServer, Mode
 
 __all__ = ["segmentkit_fake", "segmentkit_live"]
 
@@ -55,6 +56,8 @@ FaultSpec = tuple[str, float] | dict[str, Any]
 def segmentkit_fake() -> Iterator[Callable[..., FakeServer]]:
     """Factory for running fakes (see the module docstring); stops them after the test."""
     started: list[FakeServer] = []
+
+    from .server import fake
 
     def make(
         provider: str,

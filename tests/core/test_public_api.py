@@ -165,3 +165,21 @@ def test_package_ships_py_typed(package):
 def test_version_strings_are_consistent():
     assert re.fullmatch(r"\d+\.\d+\.\d+.*", segmentkit.__version__)
     assert re.fullmatch(r"\d+\.\d+", segmentkit.CORE_API_VERSION)
+
+
+def test_core_and_memory_plugin_and_pytest_plugin_load_without_the_testing_extra():
+    """Loading every adapter (memory included) and the pytest plugin must not need werkzeug
+    or responses: without the `testing` extra they would break connect() and pytest."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, segmentkit, segmentkit.testing.pytest_plugin\n"
+        "segmentkit.available_providers()\n"
+        "import segmentkit.testing as t; t.__all__\n"
+        "print(sorted(m for m in ('werkzeug', 'responses') if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
