@@ -50,9 +50,9 @@ def test_segmentkit_testing_all_matches_public_names():
 
 @pytest.mark.parametrize("package", ["segmentkit_notificator", "segmentkit_allstech"])
 def test_adapter_package_all_matches_public_names(package):
-    module = pytest.importorskip(package)
+    module = importlib.import_module(package)
     if not hasattr(module, "__all__"):
-        pytest.skip(f"{package} defines no __all__ yet (adapter still being written)")
+        pytest.fail(f"{package} defines no __all__")
     _assert_all_matches(module)
 
 
@@ -149,10 +149,10 @@ def test_every_hook_is_documented_in_its_spec(name):
 def test_every_hook_is_mentioned_in_docs_that_mention_hooks(doc):
     path = ROOT / doc
     if not path.exists():
-        pytest.skip(f"{doc} does not exist yet")
+        pytest.fail(f"{doc} is missing")
     text = path.read_text(encoding="utf-8")
     if not re.search(r"\bhooks?\b|segmentkit_\w+", text):
-        pytest.skip(f"{doc} does not talk about hooks")
+        pytest.fail(f"{doc} does not document the hooks")
     missing = [name for name, _ in _hookspecs() if name not in text]
     assert not missing, f"{doc} does not mention hook(s) {missing}"
 

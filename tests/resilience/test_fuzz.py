@@ -43,7 +43,7 @@ def server(request: pytest.FixtureRequest) -> Iterator[FakeServer]:
     try:
         module = importlib.import_module(ADAPTERS[name])
     except ImportError as exc:
-        pytest.skip(f"{name} adapter not importable: {exc}")
+        pytest.fail(f"{name} adapter not importable: {exc}")
     registry = create_registry(entry_points=False, plugins=[module], env={})
     options: dict[str, Any] = {"rate_limit": 10**9} if name == "notificator" else {}
     with fake(name, "responses", registry=registry, **options) as srv:

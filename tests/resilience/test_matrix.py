@@ -80,7 +80,7 @@ def server(provider: str) -> Iterator[FakeServer]:
     try:
         module = importlib.import_module(ADAPTERS[provider])
     except ImportError as exc:  # an adapter not written yet
-        pytest.skip(f"{provider} adapter not importable: {exc}")
+        pytest.fail(f"{provider} adapter not importable: {exc}")
     registry = create_registry(entry_points=False, plugins=[module], env={})
     with fake(provider, "responses", registry=registry, **FAKE_OPTIONS[provider]) as srv:
         yield srv
