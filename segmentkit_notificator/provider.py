@@ -252,21 +252,9 @@ class NotificatorProvider(Provider):
         listing = self._list("segments", number, per_page, params)
         self.page_fetched("segments", number, len(listing.items), listing.total_pages)
         segments = [s for s in map(self._segment, listing.items) if query.matches(s)]
-        if query.order_by is not None and page is None and listing.next_page is not None:
-            # v2.0.1 ignores order_by (API-SPEC 1.5) and we cannot tell from an answer whether
-            # this server honoured it, so sorting page by page would be wrong across pages.
-            # Read every page (filtered as we go) and sort once: one Page, same answer on
-            # every brand. Segments per account are few, so this stays small.
-            nxt: int | None = listing.next_page
-            pages_read = 1
-            while nxt is not None and pages_read <= (listing.total_pages or 10_000):
-                more = self._list("segments", nxt, per_page, params)
-                self.page_fetched("segments", nxt, len(more.items), more.total_pages)
-                segments += [s for s in map(self._segment, more.items) if query.matches(s)]
-                nxt = more.next_page if more.next_page != nxt else None
-                pages_read += 1
-            items = query.apply(segments)
-            return Page(items=items, page=1, total_pages=1, total=len(items))
+        # v2.0.1 ignores order_by (API-SPEC 1.5), so ordering per page would be wrong across
+        # pages; the client reads every page and sorts once when an order is asked for
+        # (segmentkit.client.SegmentsAPI.list), the same for every brand.
         return Page(
             items=query.apply(segments),
             page=number,
