@@ -7,6 +7,8 @@
     │   └── PluginLoadError            strict mode: an adapter plugin failed to load
     ├── UnsupportedOperationError      the platform's API cannot express the operation
     ├── InvalidRecipientError          a recipient failed validation before any request
+    ├── CoordinationError              the lock or shared budget backend failed (e.g. Redis lost)
+    │   └── LockTimeoutError           a segment lock could not be taken in time
     ├── TransportError                 the HTTP exchange itself failed (no usable response)
     │   ├── RequestTimeoutError        connect or read timeout
     │   ├── ConnectionFailedError      DNS, refused, reset, TLS, proxy, broken body
@@ -44,7 +46,9 @@ __all__ = [
     "AuthenticationError",
     "ConfigurationError",
     "ConnectionFailedError",
+    "CoordinationError",
     "InvalidRecipientError",
+    "LockTimeoutError",
     "NotFoundError",
     "OutcomeUnknownError",
     "PermissionDeniedError",
@@ -105,6 +109,33 @@ class InvalidRecipientError(SegmentkitError, ValueError):
         self.field = field
         self.value = value
         super().__init__(reason)
+
+
+class CoordinationError(SegmentkitError):
+    """Raised when the coordination backend (segment locks, shared rate budget) fails.
+
+    For example Redis became unreachable mid-run: the operation stops rather than going on
+    unlocked. See :mod:`segmentkit.coordination`.
+    """
+
+
+class LockTimeoutError(CoordinationError):
+    """Raised when a segment lock could not be taken within its timeout.
+
+    ``scope`` is the lock's one-way-hashed name (never a credential); ``timeout`` the wait.
+    """
+
+    def __init__(self, message: str, *, scope: str = "", timeout: float = 0.0) -> None:
+        self.scope = scope
+        self.timeout = timeout
+        super().__init__(message)
+
+    def __reduce__(self) -> Any:
+        return (_rebuild_lock_timeout, (str(self), self.scope, self.timeout))
+
+
+def _rebuild_lock_timeout(message: str, scope: str, timeout: float) -> LockTimeoutError:
+    return LockTimeoutError(message, scope=scope, timeout=timeout)
 
 
 class TransportError(SegmentkitError):

@@ -1,0 +1,185 @@
+"""Coordination between workers that share one platform account.
+
+Two things are shared by every worker using one account (API-SPEC §1.4/§1.11c, §2.7):
+
+* the platform's **rate limit**, so every request first takes a slot from a shared
+  :class:`Budget` for its rate-limit *scope* (66text: API key + host; allstech: host/client IP);
+* on platforms that store a member list whole (66text bulk/custom segments), the **segment**
+  itself, so a read-modify-write runs under a :meth:`Coordinator.lock` for
+  provider + account + segment.
+
+A :class:`Coordinator` hands out both. Backends:
+
+``local``  threads and clients of one process (this module);
+``host``   every process on one machine, through lock files in a per-user runtime directory;
+``redis``  every process on every host, through a Redis server (``segmentkit[redis]``).
+
+Scopes are always passed through :func:`scope_key`, a one-way hash, so nothing secret is ever
+stored in a lock file or in Redis.
+
+Times are wall-clock seconds (``time.time()``): processes and hosts share no monotonic clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+
+from ..errors import LockTimeoutError
+
+__all__ = [
+    "Budget",
+    "Coordinator",
+    "LocalCoordinator",
+    "local_coordinator",
+    "scope_key",
+]
+
+Clock = Callable[[], float]
+
+
+def scope_key(*parts: str) -> str:
+    """Return a stable one-way name for a scope (e.g. provider, account secret, segment id).
+
+    The parts are hashed with SHA-256 so that a credential used to tell accounts apart never
+    reaches a lock file, a Redis key or a log line.
+    """
+    digest = hashlib.sha256()
+    for part in parts:
+        data = part.encode("utf-8", "surrogatepass")
+        digest.update(len(data).to_bytes(8, "big"))
+        digest.update(data)
+    return digest.hexdigest()[:40]
+
+
+class Budget(ABC):
+    """A request budget shared by every worker of one rate-limit scope.
+
+    At most ``limit`` requests start in any interval of ``window`` seconds, counted across all
+    workers using the same scope and backend. The caller sleeps; the budget never does.
+    """
+
+    limit: int
+    window: float
+
+    @abstractmethod
+    def reserve(self) -> float:
+        """Claim one request slot; return how many seconds to wait before sending (0 = now).
+
+        The slot is claimed at once (at ``now + wait``), so concurrent callers get distinct
+        slots: the budget is exact under contention.
+        """
+
+    @abstractmethod
+    def block_until(self, wall_time: float) -> None:
+        """Tell every worker that the server refused requests until ``wall_time`` (a 429)."""
+
+
+class Coordinator(ABC):
+    """Segment locks and shared request budgets for one backend."""
+
+    #: ``"local"``, ``"host"`` or ``"redis"``.
+    name: str
+
+    @abstractmethod
+    def lock(
+        self, scope: str, *, timeout: float = 120.0, ttl: float = 300.0
+    ) -> AbstractContextManager[None]:
+        """Hold the lock for ``scope`` (from :func:`scope_key`) for the ``with`` block.
+
+        Waits at most ``timeout`` seconds, then raises :class:`~segmentkit.LockTimeoutError`.
+        ``ttl`` bounds how long a dead holder can keep it (backends that can expire locks).
+        Raises :class:`~segmentkit.CoordinationError` when the backend itself fails.
+        """
+
+    @abstractmethod
+    def budget(self, scope: str, *, limit: int, window: float) -> Budget:
+        """The shared budget of ``scope``: at most ``limit`` requests per ``window`` seconds."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release backend resources (connections); the default has none."""
+
+
+class _LocalBudget(Budget):
+    """A sliding log of start times, with future reservations (exact within one process)."""
+
+    def __init__(self, limit: int, window: float, clock: Clock) -> None:
+        self.limit = max(1, int(limit))
+        self.window = float(window)
+        self._clock = clock
+        self._starts: deque[float] = deque()
+        self._blocked_until = 0.0
+        self._lock = threading.Lock()
+
+    def reserve(self) -> float:
+        with self._lock:
+            now = self._clock()
+            while self._starts and self._starts[0] <= now - self.window:
+                self._starts.popleft()
+            at = max(now, self._blocked_until)
+            if len(self._starts) >= self.limit:
+                # The slot frees when the request `limit` places back leaves the window.
+                at = max(at, self._starts[-self.limit] + self.window)
+            self._starts.append(at)
+            return at - now
+
+    def block_until(self, wall_time: float) -> None:
+        with self._lock:
+            self._blocked_until = max(self._blocked_until, wall_time)
+
+
+class LocalCoordinator(Coordinator):
+    """Coordination between the threads and clients of one process.
+
+    Locks and budgets are shared by every client that uses the same instance; use
+    :func:`local_coordinator` for the process-wide one.
+    """
+
+    name = "local"
+
+    def __init__(self, *, clock: Clock = time.time) -> None:
+        self._clock = clock
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+        self._budgets: dict[tuple[str, int, float], _LocalBudget] = {}
+
+    @contextmanager
+    def _held(self, scope: str, timeout: float) -> Iterator[None]:
+        with self._guard:
+            lock = self._locks.setdefault(scope, threading.Lock())
+        if not lock.acquire(timeout=max(0.0, timeout)):
+            raise LockTimeoutError(
+                f"could not lock the segment within {timeout:g} s (another worker holds it)",
+                scope=scope,
+                timeout=timeout,
+            )
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def lock(
+        self, scope: str, *, timeout: float = 120.0, ttl: float = 300.0
+    ) -> AbstractContextManager[None]:
+        return self._held(scope, timeout)
+
+    def budget(self, scope: str, *, limit: int, window: float) -> Budget:
+        with self._guard:
+            key = (scope, int(limit), float(window))
+            found = self._budgets.get(key)
+            if found is None:
+                found = self._budgets[key] = _LocalBudget(limit, window, self._clock)
+            return found
+
+
+_PROCESS_LOCAL = LocalCoordinator()
+
+
+def local_coordinator() -> LocalCoordinator:
+    """The process-wide local coordinator, shared by every client of this process."""
+    return _PROCESS_LOCAL
