@@ -23,6 +23,7 @@ Times are wall-clock seconds (``time.time()``): processes and hosts share no mon
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -30,12 +31,13 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 
-from ..errors import LockTimeoutError
+from ..errors import ConfigurationError, LockTimeoutError
 
 __all__ = [
     "Budget",
     "Coordinator",
     "LocalCoordinator",
+    "get_coordinator",
     "local_coordinator",
     "scope_key",
 ]
@@ -183,3 +185,18 @@ _PROCESS_LOCAL = LocalCoordinator()
 def local_coordinator() -> LocalCoordinator:
     """The process-wide local coordinator, shared by every client of this process."""
     return _PROCESS_LOCAL
+
+
+def get_coordinator(spec: str | None = None) -> Coordinator:
+    """Return the coordinator for ``spec``: ``"local"``, ``"host"``, ``"redis://…"``.
+
+    ``None`` reads ``SEGMENTKIT_COORDINATION``, then falls back to the default backend.
+    Instances are shared per spec within a process, so every client of one process that uses
+    the same spec shares its locks and budgets.
+    """
+    spec = spec or os.environ.get("SEGMENTKIT_COORDINATION") or "local"
+    if spec.strip().lower() == "local":
+        return _PROCESS_LOCAL
+    raise ConfigurationError(
+        "coordination: only 'local' is available in this build (got another backend name)"
+    )
