@@ -68,7 +68,36 @@ __all__ = [
 
 
 class SegmentkitError(Exception):
-    """Base class of every error segmentkit raises; catch this to catch them all."""
+    """Base class of every error segmentkit raises; catch this to catch them all.
+
+    Every subclass pickles and deep-copies with its fields (job queues and
+    ``multiprocessing`` move errors between processes), whatever its ``__init__`` takes: the
+    copy is rebuilt from the arguments and attributes, with every known secret masked, without
+    calling ``__init__`` again.
+    """
+
+    def __reduce__(self) -> Any:
+        return (_rebuild_error, (type(self), _masked(self.args), _masked(dict(vars(self)))))
+
+
+def _masked(value: Any) -> Any:
+    """``value`` with known secrets masked in every string it holds (containers walked)."""
+    if isinstance(value, str):
+        return mask(value)
+    if isinstance(value, tuple):
+        return tuple(_masked(v) for v in value)
+    if isinstance(value, list):
+        return [_masked(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _masked(v) for k, v in value.items()}
+    return value
+
+
+def _rebuild_error(cls: type[SegmentkitError], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    err = cls.__new__(cls)
+    Exception.__init__(err, *args)
+    err.__dict__.update(state)
+    return err
 
 
 class ConfigurationError(SegmentkitError):
@@ -129,13 +158,6 @@ class LockTimeoutError(CoordinationError):
         self.scope = scope
         self.timeout = timeout
         super().__init__(message)
-
-    def __reduce__(self) -> Any:
-        return (_rebuild_lock_timeout, (str(self), self.scope, self.timeout))
-
-
-def _rebuild_lock_timeout(message: str, scope: str, timeout: float) -> LockTimeoutError:
-    return LockTimeoutError(message, scope=scope, timeout=timeout)
 
 
 class TransportError(SegmentkitError):

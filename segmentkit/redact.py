@@ -9,13 +9,16 @@ do not miss them.
 
 from __future__ import annotations
 
+import base64
+import html
+import json
 import logging
 import re
 import threading
 from collections.abc import Iterable, Mapping
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
 
-__all__ = ["MASK", "Redactor", "SecretLogFilter", "get_logger", "mask"]
+__all__ = ["MASK", "Redactor", "SecretLogFilter", "get_logger", "mask", "secret_forms"]
 
 MASK = "***"
 
@@ -33,14 +36,77 @@ _known_lock = threading.Lock()
 _known_pattern: re.Pattern[str] | None = None
 
 
+def _json_forms(secret: str) -> set[str]:
+    """The ways a JSON encoder can write ``secret`` inside a string literal."""
+    out = set()
+    for ascii_only in (True, False):
+        body = json.dumps(secret, ensure_ascii=ascii_only)[1:-1]
+        out.add(body)
+        out.add(body.replace("/", "\\/"))  # PHP's json_encode escapes "/" as "\/"
+    # Encoders that escape more than they must: every non-ASCII character and HTML-sensitive
+    # ones as \uXXXX (Go, PHP's JSON_HEX_*), or every non-alphanumeric character.
+    hexed = json.dumps(secret, ensure_ascii=True)[1:-1]
+    for c in "<>&'":
+        hexed = hexed.replace(c, f"\\u{ord(c):04x}")
+    out.add(hexed)
+    out.add("".join(c if c.isalnum() and c.isascii() else f"\\u{ord(c):04x}" for c in secret))
+    return out
+
+
+def secret_forms(secret: str) -> set[str]:
+    """Every spelling of ``secret`` that text we keep can contain.
+
+    A server may echo a key raw, JSON-escaped (``\\"``, ``\\\\``, ``\\/``, ``\\u00e9``),
+    percent-encoded (query strings, form bodies), HTML-escaped (error pages), or as the base64
+    of a credential header value; :func:`mask` and :class:`Redactor` match all of them
+    (case-insensitively, as hex digits come in either case).
+    """
+    forms = {secret}
+    forms |= _json_forms(secret)
+    for f in list(forms):  # JSON text that was itself JSON-encoded again (re-serialised)
+        forms |= _json_forms(f)
+    for safe in ("", "/"):
+        forms.add(quote(secret, safe=safe))
+        forms.add(quote_plus(secret, safe=safe))
+    forms.add(html.escape(secret, quote=True))
+    forms.add(html.escape(secret, quote=True).replace("&#x27;", "&#39;"))
+    forms.add(html.escape(secret, quote=False))
+    forms |= _base64_forms(secret.encode("utf-8", errors="surrogatepass"))
+    return {f for f in forms if f}
+
+
+def _base64_forms(raw: bytes) -> set[str]:
+    """The base64 text that encodes ``raw`` wherever it sits in a longer value (``Basic
+    user:key``, ``Bearer key``): one stable run of characters per byte alignment."""
+    out = set()
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        for pad in range(3):
+            text = encode(b"\0" * pad + raw).decode("ascii")
+            whole_groups = (pad + len(raw)) // 3
+            core = text[4 if pad else 0 : whole_groups * 4]
+            if len(core) >= 8:
+                out.add(core)
+    return out
+
+
+def _compile(secrets: Iterable[str]) -> re.Pattern[str] | None:
+    forms: set[str] = set()
+    for s in secrets:
+        forms |= secret_forms(s)
+    ordered = sorted(forms, key=len, reverse=True)
+    if not ordered:
+        return None
+    return re.compile("|".join(re.escape(f) for f in ordered), re.IGNORECASE)
+
+
 def _rebuild_pattern() -> None:
     global _known_pattern
-    ordered = sorted(_known_secrets, key=len, reverse=True)
-    _known_pattern = re.compile("|".join(re.escape(s) for s in ordered)) if ordered else None
+    _known_pattern = _compile(_known_secrets)
 
 
 def mask(text: str) -> str:
-    """Replace every secret known to this process in ``text`` with ``***``."""
+    """Replace every secret known to this process (in every spelling of
+    :func:`secret_forms`) in ``text`` with ``***``."""
     pattern = _known_pattern
     if pattern is None or not text:
         return text
@@ -56,8 +122,7 @@ class Redactor:
         # Very short values would mask ordinary text; a real key is never this short.
         self.secrets = frozenset(s for s in secrets if s and len(s) >= 4)
         self.secret_headers = DEFAULT_SECRET_HEADERS | {h.lower() for h in secret_headers}
-        ordered = sorted(self.secrets, key=len, reverse=True)
-        self._pattern = re.compile("|".join(re.escape(s) for s in ordered)) if ordered else None
+        self._pattern = _compile(self.secrets)
         if self.secrets:
             with _known_lock:
                 if not self.secrets <= _known_secrets:
@@ -65,7 +130,8 @@ class Redactor:
                     _rebuild_pattern()
 
     def text(self, value: str) -> str:
-        """``value`` with every secret replaced by ``***``."""
+        """``value`` with every secret, in every spelling of :func:`secret_forms`, replaced by
+        ``***``."""
         if self._pattern is None or not value:
             return value
         return self._pattern.sub(MASK, value)
