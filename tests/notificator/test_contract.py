@@ -1,4 +1,5 @@
-"""The shared adapter contract, run against the 66text fake in every profile.
+"""The shared adapter contract, run against the 66text fake in every profile, one class per
+topic.
 
 Profiles: the newer documented build, strict v2.0.1 (segment updates always fail with an
 HTML 500 and change nothing, API-SPEC 1.6), and v2.0.1 with an update that is saved and then
@@ -11,15 +12,33 @@ from typing import Any
 
 import pytest
 
-from segmentkit import Client, OutcomeStatus, ServerError
+from segmentkit import ServerError
+from segmentkit.testing import contract
 from segmentkit.testing.app import FakePlatform
-from segmentkit.testing.contract import ProviderContract
-from segmentkit.testing.server import FakeServer
 
 STRICT_V201 = {"profile": "v2.0.1"}
 
 
-class TestNotificatorContract(ProviderContract):
+def _contacts_with_phone(platform: FakePlatform, segment_id: str, phone: str) -> int:
+    """Contacts the account holds for ``phone``: on strict v2.0.1 the member cannot join the
+    segment, but the contact create the lost write hit must not be repeated (API-SPEC 1.6)."""
+    contacts = platform.contacts.values()  # type: ignore[attr-defined]
+    return [c.phone_number for c in contacts].count(phone)
+
+
+#: Strict v2.0.1 cannot update a segment at all (API-SPEC 1.6): renames fail with the
+#: adapter's explanation and change nothing; membership changes are failed outcomes; the
+#: "applied then lost" fault hits the contact create (POST), which must not be repeated.
+STRICT_EXPECTATIONS = contract.Expectations(
+    update_fails_with=ServerError,
+    update_fails_match=r"66text v2\.0\.1\) is known to fail",
+    member_writes_fail_with="known to fail",
+    lost_write_methods=("POST",),
+    copies=_contacts_with_phone,
+)
+
+
+class NotificatorFixtures(contract.ProviderFixtures):
     provider = "notificator"
     fake_options = [
         {"profile": "documented"},
@@ -28,50 +47,24 @@ class TestNotificatorContract(ProviderContract):
         {"profile": "documented", "create_answer": "id", "seed_type": "bulk"},
     ]
 
-    # Strict v2.0.1 cannot update a segment at all (API-SPEC 1.6), so membership changes and
-    # renames cannot succeed there. These overrides assert the promised failure instead of
-    # the round trip; every other profile runs the contract's own body.
+    @pytest.fixture
+    def expectations(self, fake_opts: dict[str, Any]) -> contract.Expectations:
+        return STRICT_EXPECTATIONS if fake_opts == STRICT_V201 else contract.Expectations()
 
-    def test_create_update_delete_round_trip_or_unsupported_before_request(
-        self, server: FakeServer, client: Client, fake_opts: dict[str, Any]
-    ) -> None:
-        if fake_opts != STRICT_V201:
-            super().test_create_update_delete_round_trip_or_unsupported_before_request(
-                server, client
-            )
-            return
-        created = client.segments.create("contract created", recipients=self.recipients("sms"))
-        with pytest.raises(ServerError, match=r"66text v2\.0\.1\) is known to fail"):
-            client.segments.update(created.id, name="contract renamed")
-        assert client.segments.get(created.id).name == "contract created"
-        client.segments.delete(created.id)
 
-    def test_recipients_add_list_remove_round_trip(
-        self, platform: FakePlatform, client: Client, fake_opts: dict[str, Any]
-    ) -> None:
-        if fake_opts != STRICT_V201:
-            super().test_recipients_add_list_remove_round_trip(platform, client)
-            return
-        first, *rest = self.recipients("sms")
-        sid = platform.seed_segment("contract members", [first])
-        result = client.recipients.add(sid, [*rest, first])
-        assert [o.status for o in result] == [OutcomeStatus.failed] * len(rest) + [
-            OutcomeStatus.unchanged
-        ]
-        assert all("known to fail" in (o.reason or "") for o in result.failed)
-        assert platform.member_identities(sid) == [first.phone]
+class TestSegmentRead(NotificatorFixtures, contract.SegmentReadContract): ...
 
-    def test_applied_then_lost_write_leaves_exactly_one_copy(
-        self, server: FakeServer, client: Client, fake_opts: dict[str, Any]
-    ) -> None:
-        if fake_opts != STRICT_V201:
-            super().test_applied_then_lost_write_leaves_exactly_one_copy(server, client)
-            return
-        first, second, *_ = self.recipients("sms")
-        sid = server.platform.seed_segment("contract lost", [first])
-        server.faults.add("applied_then_lost", 1.0, methods=("POST",), limit=1)
-        result = client.recipients.add(sid, [second])
-        assert [o.status for o in result] == [OutcomeStatus.failed]
-        # The lost contact create was reconciled, not repeated: one contact for the number.
-        phones = [c.phone_number for c in server.platform.contacts.values()]  # type: ignore[attr-defined]
-        assert phones.count(second.phone) == 1
+
+class TestSegmentWrite(NotificatorFixtures, contract.SegmentWriteContract): ...
+
+
+class TestMembership(NotificatorFixtures, contract.MembershipContract): ...
+
+
+class TestFaults(NotificatorFixtures, contract.FaultContract): ...
+
+
+class TestSecrets(NotificatorFixtures, contract.SecretContract): ...
+
+
+class TestCapabilities(NotificatorFixtures, contract.CapabilityContract): ...
