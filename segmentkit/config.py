@@ -112,6 +112,8 @@ def describe_target(target: str) -> str:
     except ConfigurationError:
         return _describe_mistyped(text)
     rendered = str(dsn)
+    if not _looks_like_name(dsn.provider):
+        rendered = MASK + rendered[len(dsn.provider) :]
     if dsn.query:
         rendered += "?" + "&".join(
             f"{k}={MASK if _is_secret_setting(k) else v}"

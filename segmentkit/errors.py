@@ -76,6 +76,10 @@ class SegmentkitError(Exception):
     calling ``__init__`` again.
     """
 
+    def __init__(self, *args: Any) -> None:
+        # Messages are built from configuration and answers: keep no known secret in them.
+        super().__init__(*(mask(a) if isinstance(a, str) else a for a in args))
+
     def __reduce__(self) -> Any:
         return (_rebuild_error, (type(self), _masked(self.args), _masked(dict(vars(self)))))
 

@@ -71,7 +71,10 @@ def secret_forms(secret: str) -> set[str]:
     forms.add(html.escape(secret, quote=True))
     forms.add(html.escape(secret, quote=True).replace("&#x27;", "&#39;"))
     forms.add(html.escape(secret, quote=False))
+    # Header values travel as Latin-1 (http.client); bodies as UTF-8.
     forms |= _base64_forms(secret.encode("utf-8", errors="surrogatepass"))
+    if all(ord(c) < 256 for c in secret):
+        forms |= _base64_forms(secret.encode("latin-1"))
     return {f for f in forms if f}
 
 
