@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from segmentkit import DSN, ConfigurationError, connect, parse_dsn
-from segmentkit.config import is_loopback
+from segmentkit.config import check_credential, check_url, describe_target, is_loopback
 
 SECRET = "s3cr3tKEYvalue"
 DEFAULT_URL = "https://memory.invalid/v1/"
@@ -119,6 +119,10 @@ def test_dsn_base_url_defaults_to_adapter_path():
         ("example.com", False),
         ("10.0.0.1", False),
         ("127.0.0.1.example.com", False),
+        ("localhost.localdomain", False),
+        ("localhost.", False),
+        ("0.0.0.0", False),
+        ("::ffff:127.0.0.1", False),
     ],
 )
 def test_is_loopback(host, loopback):
@@ -302,3 +306,63 @@ def test_connect_options_reach_the_transport(registry):
     ) as c:
         assert c.adapter.transport.retry_policy.max_retries == 7
         assert c.adapter.transport.timeout == (5.0, 1.5)
+
+
+# ----------------------------------------------------------------------------- hardening
+
+
+@pytest.mark.parametrize(
+    ("target", "shown"),
+    [
+        ("memory", "memory"),
+        (" Memory ", "memory"),
+        (f"memory://{SECRET}@h.example/v1/", "memory://***@h.example/v1/"),
+        (f"memory://a:{SECRET}@h.example?token={SECRET}&region=eu", None),
+        (f"memory:/{SECRET}@h.example", "memory:/***@h.example"),
+        (f"memory:{SECRET}", "memory:***"),
+        (SECRET, "***"),
+        (f"{SECRET}@h.example", "***@h.example"),
+    ],
+)
+def test_describe_target_never_shows_a_credential(target, shown):
+    text = describe_target(target)
+    assert SECRET.lower() not in text.lower()
+    if shown is not None:
+        assert text == shown
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["Zq9v\n", " Zq9v", "Zq9v\r\nX-Evil: 1", "Zq\x009v", "Zq\u200b9v", "Zq\u20ac9v"],
+)
+def test_check_credential_names_the_field_not_the_value(value):
+    with pytest.raises(ConfigurationError, match="'api_key'") as info:
+        check_credential("memory", "api_key", value)
+    assert "Zq" not in str(info.value)
+
+
+@pytest.mark.parametrize("value", ["plainKEY123", "clé-latin1", 'with"quote\\and/slash'])
+def test_check_credential_accepts_what_a_header_can_carry(value):
+    check_credential("memory", "api_key", value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://evil.example\\@127.0.0.1/api/",
+        "http://u@127.0.0.1/api/",
+        "http://127.0.0.1/api/#x",
+        "http://127.0.0.1/api/?x=1",
+        "http://127.0.0.1/ api/",
+        "https://h.example:0/",
+    ],
+)
+def test_check_url_refuses_ambiguous_urls(url):
+    with pytest.raises(ConfigurationError, match="base URL"):
+        check_url("memory", url, source="test", allow_insecure=True)
+
+
+def test_check_url_adds_the_final_slash():
+    assert check_url("memory", "http://127.0.0.1:8/a", source="t", allow_insecure=False) == (
+        "http://127.0.0.1:8/a/"
+    )

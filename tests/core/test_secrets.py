@@ -3,7 +3,11 @@ request log."""
 
 from __future__ import annotations
 
+import base64
+import html
+import json
 import logging
+from urllib.parse import quote, quote_plus
 
 import pytest
 
@@ -178,3 +182,25 @@ def test_redactor_masks_headers_urls_and_fields():
 
 def test_redactor_ignores_values_too_short_to_be_keys():
     assert Redactor(["ab"]).text("abc ab") == "abc ab"
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        lambda k: json.dumps(k),
+        lambda k: json.dumps(k, ensure_ascii=False),
+        lambda k: json.dumps(k).replace("/", "\\/"),
+        lambda k: json.dumps(json.dumps(k)),
+        lambda k: quote(k, safe=""),
+        lambda k: quote_plus(k),
+        lambda k: html.escape(k),
+        lambda k: base64.b64encode(f"Bearer {k}".encode()).decode(),
+        lambda k: base64.b64encode(f"user:{k}".encode("latin-1")).decode(),
+    ],
+)
+def test_redactor_masks_every_spelling_of_a_key(spelling):
+    key = 'K3y"\\/é<&>0123456789'
+    text = f"echo: {spelling(key)}"
+    masked = Redactor([key]).text(text)
+    assert spelling(key) not in masked
+    assert MASK in masked
