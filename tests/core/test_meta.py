@@ -19,7 +19,8 @@ TEST_DIRS = [ROOT / "tests", ROOT / "examples"]
 
 
 def _contract_subclasses() -> dict[str, Path]:
-    """provider id → file of a ``ProviderContract`` subclass setting ``provider = "<id>"``."""
+    """provider id → file of a ``ProviderContract`` (or per-topic ``ProviderFixtures``)
+    subclass setting ``provider = "<id>"``."""
     found: dict[str, Path] = {}
     for base in TEST_DIRS:
         for path in base.rglob("test_*.py"):
@@ -28,7 +29,8 @@ def _contract_subclasses() -> dict[str, Path]:
                 if not isinstance(node, ast.ClassDef):
                     continue
                 if not any(
-                    getattr(b, "id", getattr(b, "attr", "")) == "ProviderContract"
+                    getattr(b, "id", getattr(b, "attr", ""))
+                    in ("ProviderContract", "ProviderFixtures")
                     for b in node.bases
                 ):
                     continue

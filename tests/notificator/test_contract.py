@@ -68,3 +68,12 @@ class TestSecrets(NotificatorFixtures, contract.SecretContract): ...
 
 
 class TestCapabilities(NotificatorFixtures, contract.CapabilityContract): ...
+
+
+def test_every_contract_topic_runs_for_notificator() -> None:
+    """The per-topic split must not drop a topic of :class:`ProviderContract`."""
+    topics = set(contract.ProviderContract.__bases__)
+    here = [v for k, v in globals().items() if k.startswith("Test") and isinstance(v, type)]
+    covered = {base for cls in here for base in cls.__mro__}
+    assert topics <= covered
+    assert all(issubclass(cls, NotificatorFixtures) for cls in here)
