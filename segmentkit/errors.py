@@ -228,7 +228,7 @@ class APIError(SegmentkitError):
             [mask(message)] if message else []
         )
         self.field_errors: dict[str, list[str]] = {
-            k: [mask(x) for x in v] for k, v in (field_errors or {}).items()
+            mask(str(k)): [mask(str(x)) for x in v] for k, v in (field_errors or {}).items()
         }
         self.raw_body = mask(raw_body) if raw_body else raw_body
         self.retry_after = retry_after

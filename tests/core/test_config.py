@@ -8,6 +8,10 @@ from segmentkit import DSN, ConfigurationError, connect, parse_dsn
 from segmentkit.config import check_credential, check_url, describe_target, is_loopback
 
 SECRET = "s3cr3tKEYvalue"
+#: A key for tests that do not care about it. Realistic on purpose: every key a client was
+#: built with is masked process-wide (errors, logs), so "kkkkkkkk" would mask ordinary text
+#: in later tests.
+TOY_KEY = "toyKey-7f3a9c21"
 DEFAULT_URL = "https://memory.invalid/v1/"
 
 # ----------------------------------------------------------------------------- parse_dsn
@@ -219,7 +223,7 @@ def test_connect_too_many_dsn_credential_parts_is_refused(registry):
 
 def test_connect_unknown_option_is_refused_listing_valid_ones(registry):
     with pytest.raises(ConfigurationError) as info:
-        connect("memory", registry=registry, env={}, api_key="k" * 8, retires=3)
+        connect("memory", registry=registry, env={}, api_key=TOY_KEY, retires=3)
     msg = str(info.value)
     assert "retires" in msg
     for valid in ("api_key", "base_url", "max_retries", "read_timeout", "concurrency"):
@@ -233,7 +237,7 @@ def test_connect_unknown_dsn_query_setting_is_refused(registry):
 
 def test_connect_invalid_option_value_is_a_configuration_error(registry):
     with pytest.raises(ConfigurationError, match="max_retries"):
-        connect("memory", registry=registry, env={}, api_key="k" * 8, max_retries=-1)
+        connect("memory", registry=registry, env={}, api_key=TOY_KEY, max_retries=-1)
 
 
 def test_connect_unknown_provider_lists_installed_ones(registry):
@@ -253,7 +257,7 @@ def test_connect_plain_http_to_remote_host_is_refused(registry, target):
 def test_connect_plain_http_base_url_keyword_to_remote_host_is_refused(registry):
     with pytest.raises(ConfigurationError, match="allow_insecure"):
         connect(
-            "memory", registry=registry, env={}, api_key="k" * 8, base_url="http://example.com/"
+            "memory", registry=registry, env={}, api_key=TOY_KEY, base_url="http://example.com/"
         )
 
 
@@ -279,30 +283,30 @@ def test_connect_plain_http_to_loopback_is_allowed(registry, target, url):
 
 def test_connect_non_http_base_url_is_refused(registry):
     with pytest.raises(ConfigurationError, match="base URL"):
-        connect("memory", registry=registry, env={}, api_key="k" * 8, base_url="ftp://h/")
+        connect("memory", registry=registry, env={}, api_key=TOY_KEY, base_url="ftp://h/")
 
 
 def test_connect_verify_false_is_refused(registry):
     with pytest.raises(ConfigurationError, match="TLS verification"):
-        connect("memory", registry=registry, env={}, api_key="k" * 8, verify=False)
+        connect("memory", registry=registry, env={}, api_key=TOY_KEY, verify=False)
 
 
 def test_connect_verify_accepts_ca_bundle_path(registry, tmp_path):
     bundle = tmp_path / "ca.pem"
     bundle.write_text("-----BEGIN CERTIFICATE-----\n")
-    with connect("memory", registry=registry, env={}, api_key="k" * 8, verify=str(bundle)) as c:
+    with connect("memory", registry=registry, env={}, api_key=TOY_KEY, verify=str(bundle)) as c:
         assert c.adapter.options.verify == str(bundle)
 
 
 @pytest.mark.parametrize("value", ["false", "0", "/no/such/ca.pem"])
 def test_connect_verify_string_that_disables_or_is_missing_is_refused(registry, value):
     with pytest.raises(ConfigurationError, match="verify"):
-        connect("memory", registry=registry, env={}, api_key="k" * 8, verify=value)
+        connect("memory", registry=registry, env={}, api_key=TOY_KEY, verify=value)
 
 
 def test_connect_options_reach_the_transport(registry):
     with connect(
-        "memory", registry=registry, env={}, api_key="k" * 8, max_retries=7, read_timeout=1.5
+        "memory", registry=registry, env={}, api_key=TOY_KEY, max_retries=7, read_timeout=1.5
     ) as c:
         assert c.adapter.transport.retry_policy.max_retries == 7
         assert c.adapter.transport.timeout == (5.0, 1.5)

@@ -120,6 +120,8 @@ def test_allstech_keys_echoed_in_every_spelling_are_masked() -> None:
             for h in ("PublicKey", "SecretKey")
             for n, f in spellings(seen.headers.get(h, ""), seen.headers.get(h, "")).items()
         }
+        # The keys come back as field names too (a validator echoing the header it checked).
+        echoed.update({f: [f"bad {f}"] for f in list(echoed.values())[:4]})
         body = {"status": "failed", "message": echoed}
         return json_answer(200, json.dumps(body))
 
