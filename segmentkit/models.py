@@ -155,7 +155,7 @@ class Segment(BaseModel):
     def _trusted(
         cls,
         *,
-        id: str,  # noqa: A002 - the field's name
+        id: str,
         provider: str,
         name: str,
         kind: SegmentKind,
@@ -311,7 +311,7 @@ class Recipient(BaseModel):
     def _trusted(
         cls,
         *,
-        id: str | None = None,  # noqa: A002 - the field's name
+        id: str | None = None,
         email: str | None = None,
         phone: str | None = None,
         first_name: str | None = None,
@@ -334,7 +334,7 @@ class Recipient(BaseModel):
         attrs = {} if attributes is None else attributes
         raw_ = {} if raw is None else raw
         # Blank is None, as the field validator says.
-        id, email, phone, first_name, last_name, name = (  # noqa: A001
+        id, email, phone, first_name, last_name, name = (
             None if v == "" else v for v in (id, email, phone, first_name, last_name, name)
         )
         if (
