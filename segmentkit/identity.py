@@ -46,13 +46,21 @@ _LABEL_MAX = 63
 
 
 @functools.lru_cache(maxsize=1)
-def _email_rules() -> tuple[frozenset[str], tuple[str, ...]]:
+def _email_rules() -> tuple[frozenset[str], tuple[str, ...]] | None:
     """email-validator's own lists: RFC 2142 role mailboxes it lower-cases and the
-    special-use domains it refuses (read from the library, not copied)."""
+    special-use domains it refuses (read from the library, not copied). ``None`` (fast path
+    off) when this version of the library does not have them where expected."""
     import email_validator
 
-    names: Any = getattr(email_validator, "CASE_INSENSITIVE_MAILBOX_NAMES", ())
-    special: Any = getattr(email_validator, "SPECIAL_USE_DOMAIN_NAMES", ())
+    try:
+        from email_validator.rfc_constants import (
+            CASE_INSENSITIVE_MAILBOX_NAMES as names,  # noqa: N811
+        )
+    except ImportError:  # pragma: no cover - another email-validator layout
+        return None
+    special: Any = getattr(email_validator, "SPECIAL_USE_DOMAIN_NAMES", None)
+    if special is None:  # pragma: no cover - another email-validator layout
+        return None
     return frozenset(str(n).lower() for n in names), tuple(str(d) for d in special)
 
 
@@ -70,7 +78,10 @@ def _fast_email(text: str) -> str | None:
     domain = domain.lower()
     if any(len(label) > _LABEL_MAX for label in domain.split(".")):
         return None
-    roles, special = _email_rules()
+    rules = _email_rules()
+    if rules is None:
+        return None
+    roles, special = rules
     if local.lower() in roles:
         return None
     for name in special:
