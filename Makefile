@@ -28,8 +28,9 @@ test: lint typecheck
 demo: $(STAMP)
 	$(BIN)/segmentkit demo
 
+# The issue-14 speed table (every row, ~5 min); `python -m benchmarks` runs every benchmark.
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks issue14
 
 fmt: $(STAMP)
 	$(BIN)/ruff format .

@@ -15,65 +15,70 @@ Adapters are plugins (entry-point group ``segmentkit``); see ``ADDING_PROVIDERS.
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._version import CORE_API_VERSION, __version__
-from .client import Client, Listing, RecipientsAPI, SegmentsAPI, connect
-from .config import DSN, parse_dsn
-from .errors import (
-    APIError,
-    AuthenticationError,
-    ConfigurationError,
-    ConnectionFailedError,
-    CoordinationError,
-    InvalidRecipientError,
-    LockTimeoutError,
-    NotFoundError,
-    OutcomeUnknownError,
-    PermissionDeniedError,
-    PluginLoadError,
-    QuotaExceededError,
-    RateLimitError,
-    RequestTimeoutError,
-    SegmentkitError,
-    ServerError,
-    TransportError,
-    UnexpectedResponseError,
-    UnsupportedOperationError,
-    ValidationError,
-)
-from .events import (
-    Event,
-    PageFetched,
-    RateLimitWait,
-    RequestSent,
-    ResponseReceived,
-    RetryScheduled,
-)
-from .models import (
-    BulkResult,
-    Capability,
-    Channel,
-    ItemOutcome,
-    Match,
-    Operator,
-    OutcomeStatus,
-    Page,
-    Recipient,
-    Rule,
-    Segment,
-    SegmentKind,
-    SegmentQuery,
-)
-from .plugins import (
-    PluginFailure,
-    PluginWarning,
-    ProviderInfo,
-    Registry,
-    create_registry,
-    default_registry,
-)
-from .provider import Provider
-from .sync import SyncPlan, SyncResult, copy_segment
-from .transport import ClientOptions
+
+if TYPE_CHECKING:  # the real imports, for type checkers; at run time see __getattr__
+    from .client import Client, Listing, RecipientsAPI, SegmentsAPI, connect
+    from .config import DSN, parse_dsn
+    from .errors import (
+        APIError,
+        AuthenticationError,
+        ConfigurationError,
+        ConnectionFailedError,
+        CoordinationError,
+        InvalidRecipientError,
+        LockTimeoutError,
+        NotFoundError,
+        OutcomeUnknownError,
+        PermissionDeniedError,
+        PluginLoadError,
+        QuotaExceededError,
+        RateLimitError,
+        RequestTimeoutError,
+        SegmentkitError,
+        ServerError,
+        TransportError,
+        UnexpectedResponseError,
+        UnsupportedOperationError,
+        ValidationError,
+    )
+    from .events import (
+        Event,
+        PageFetched,
+        RateLimitWait,
+        RequestSent,
+        ResponseReceived,
+        RetryScheduled,
+    )
+    from .models import (
+        BulkResult,
+        Capability,
+        Channel,
+        ItemOutcome,
+        Match,
+        Operator,
+        OutcomeStatus,
+        Page,
+        Recipient,
+        Rule,
+        Segment,
+        SegmentKind,
+        SegmentQuery,
+    )
+    from .plugins import (
+        PluginFailure,
+        PluginWarning,
+        ProviderInfo,
+        Registry,
+        create_registry,
+        default_registry,
+    )
+    from .provider import Provider
+    from .sync import SyncPlan, SyncResult, copy_segment
+    from .transport import ClientOptions
 
 __all__ = [
     "CORE_API_VERSION",
@@ -139,12 +144,94 @@ __all__ = [
     "plugin_errors",
 ]
 
+# PEP 562 lazy loading: ``import segmentkit`` loads nothing but the version; each public name
+# imports its module on first access (then it is an ordinary module attribute). This keeps
+# ``import segmentkit`` and the CLI's ``--help`` fast (issue 14). A name added to ``__all__``
+# that lives in a submodule must be added here too (tests/core/test_imports.py checks it).
+_LAZY: dict[str, str] = {
+    "Client": "client",
+    "Listing": "client",
+    "RecipientsAPI": "client",
+    "SegmentsAPI": "client",
+    "connect": "client",
+    "DSN": "config",
+    "parse_dsn": "config",
+    "APIError": "errors",
+    "AuthenticationError": "errors",
+    "ConfigurationError": "errors",
+    "ConnectionFailedError": "errors",
+    "CoordinationError": "errors",
+    "InvalidRecipientError": "errors",
+    "LockTimeoutError": "errors",
+    "NotFoundError": "errors",
+    "OutcomeUnknownError": "errors",
+    "PermissionDeniedError": "errors",
+    "PluginLoadError": "errors",
+    "QuotaExceededError": "errors",
+    "RateLimitError": "errors",
+    "RequestTimeoutError": "errors",
+    "SegmentkitError": "errors",
+    "ServerError": "errors",
+    "TransportError": "errors",
+    "UnexpectedResponseError": "errors",
+    "UnsupportedOperationError": "errors",
+    "ValidationError": "errors",
+    "Event": "events",
+    "PageFetched": "events",
+    "RateLimitWait": "events",
+    "RequestSent": "events",
+    "ResponseReceived": "events",
+    "RetryScheduled": "events",
+    "BulkResult": "models",
+    "Capability": "models",
+    "Channel": "models",
+    "ItemOutcome": "models",
+    "Match": "models",
+    "Operator": "models",
+    "OutcomeStatus": "models",
+    "Page": "models",
+    "Recipient": "models",
+    "Rule": "models",
+    "Segment": "models",
+    "SegmentKind": "models",
+    "SegmentQuery": "models",
+    "PluginFailure": "plugins",
+    "PluginWarning": "plugins",
+    "ProviderInfo": "plugins",
+    "Registry": "plugins",
+    "create_registry": "plugins",
+    "default_registry": "plugins",
+    "Provider": "provider",
+    "SyncPlan": "sync",
+    "SyncResult": "sync",
+    "copy_segment": "sync",
+    "ClientOptions": "transport",
+}
+
 
 def available_providers(registry: Registry | None = None) -> list[ProviderInfo]:
     """Every loadable adapter: name, version, channel and capabilities."""
+    from .plugins import default_registry
+
     return (registry or default_registry()).infos()
 
 
 def plugin_errors(registry: Registry | None = None) -> list[PluginFailure]:
     """The adapter plugins that failed to load, and why."""
+    from .plugins import default_registry
+
     return (registry or default_registry()).errors()
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later lookups are plain attribute reads
+    return value
+
+
+def __dir__() -> list[str]:
+    # The public names (loaded or not) and the private ones; not the helpers imported here.
+    return sorted({n for n in globals() if n.startswith("_")} | set(__all__))

@@ -7,7 +7,6 @@ nothing a provider said is lost; ``extra`` holds provider fields that have no ne
 from __future__ import annotations
 
 import enum
-import functools
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -15,11 +14,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Generic, Literal, TypeVar
 
-import phonenumbers
-from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from .errors import InvalidRecipientError
+from .identity import normalize_email, normalize_phone
 
 __all__ = [
     "BulkResult",
@@ -153,62 +151,89 @@ class Segment(BaseModel):
     def _utc(cls, v: datetime | None) -> datetime | None:
         return _aware(v)
 
+    @classmethod
+    def _trusted(
+        cls,
+        *,
+        id: str,
+        provider: str,
+        name: str,
+        kind: SegmentKind,
+        provider_type: str | None = None,
+        rules: tuple[Rule, ...] = (),
+        match: Match = "all",
+        recipient_count: int | None = None,
+        created_at: datetime | None = None,
+        updated_at: datetime | None = None,
+        extra: dict[str, Any] | None = None,
+        raw: dict[str, Any] | None = None,
+    ) -> Segment:
+        """Private: build a segment from values an adapter has already validated (wire model
+        output), without validating them a second time.
 
-def normalize_phone(value: str, default_region: str | None = None) -> str:
-    """Return ``value`` as E.164 (``+393331234567``) or raise :class:`InvalidRecipientError`.
-
-    A national number (no leading ``+``/``00``) is accepted only with ``default_region``:
-    segmentkit never guesses a country.
-    """
-    # libphonenumber costs ~100 µs a number and a member is normalised twice in a row
-    # (adapter mapping, then the model's validator): a small cache catches the repeat while
-    # memory stays flat over long listings. Failures are not cached; they re-raise.
-    return _normalize_phone(str(value).strip(), default_region)
-
-
-@functools.lru_cache(maxsize=4096)
-def _normalize_phone(value: str, default_region: str | None) -> str:
-    text = value
-    if not text:
-        raise InvalidRecipientError("phone is empty", field="phone", value=value)
-    if text.startswith("00"):
-        text = "+" + text[2:]
-    if not text.startswith("+") and not default_region:
-        raise InvalidRecipientError(
-            f"phone {value!r} has no country code; write it in E.164 (+<country><number>) "
-            "or pass default_region",
-            field="phone",
-            value=value,
+        Every value is checked cheaply against what validation would produce; anything that
+        does not already have its validated form (padded strings, naive or non-UTC datetimes
+        aside, odd types) goes through full validation instead, so the result is always the
+        model :class:`Segment` itself would build from the same arguments.
+        """
+        if (
+            _plain(id)
+            and _plain(provider)
+            and _plain(name)
+            and type(kind) is SegmentKind
+            and (provider_type is None or _plain(provider_type))
+            and type(rules) is tuple
+            and all(type(r) is Rule for r in rules)
+            and match in ("all", "any")
+            and (recipient_count is None or type(recipient_count) is int)
+            and (created_at is None or type(created_at) is datetime)
+            and (updated_at is None or type(updated_at) is datetime)
+            and (extra is None or _str_keys(extra))
+            and (raw is None or _str_keys(raw))
+        ):
+            return cls.model_construct(
+                id=id,
+                provider=provider,
+                name=name,
+                kind=kind,
+                provider_type=provider_type,
+                rules=rules,
+                match=match,
+                recipient_count=recipient_count,
+                created_at=_aware(created_at),
+                updated_at=_aware(updated_at),
+                extra={} if extra is None else extra,
+                raw={} if raw is None else raw,
+            )
+        return cls(
+            id=id,
+            provider=provider,
+            name=name,
+            kind=kind,
+            provider_type=provider_type,
+            rules=rules,
+            match=match,
+            recipient_count=recipient_count,
+            created_at=created_at,
+            updated_at=updated_at,
+            extra={} if extra is None else extra,
+            raw={} if raw is None else raw,
         )
-    try:
-        parsed = phonenumbers.parse(text, None if text.startswith("+") else default_region)
-    except phonenumbers.NumberParseException as exc:
-        raise InvalidRecipientError(
-            f"phone {value!r} is not a phone number ({exc._msg})", field="phone", value=value
-        ) from None
-    if not phonenumbers.is_valid_number(parsed):
-        raise InvalidRecipientError(
-            f"phone {value!r} is not a valid number", field="phone", value=value
-        )
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
-def normalize_email(value: str) -> str:
-    """Return ``value`` syntax-checked and normalised (domain lower-cased, IDNA applied), or
-    raise :class:`InvalidRecipientError`. No DNS lookups."""
-    return _normalize_email(str(value).strip())
+def _plain(value: object) -> bool:
+    """A ``str`` that whitespace stripping leaves unchanged (Python's ``isspace`` covers every
+    character pydantic-core's trim removes)."""
+    return type(value) is str and not (value[:1].isspace() or value[-1:].isspace())
 
 
-@functools.lru_cache(maxsize=4096)
-def _normalize_email(value: str) -> str:
-    text = value
-    try:
-        info = validate_email(text, check_deliverability=False)
-    except EmailNotValidError as exc:
-        raise InvalidRecipientError(
-            f"email {value!r} is not valid: {exc}", field="email", value=value
-        ) from None
-    return info.normalized
+def _plain_or_blank(value: object) -> bool:
+    """``None``, or a non-empty :func:`_plain` string."""
+    return value is None or (_plain(value) and value != "")
+
+
+def _str_keys(value: object) -> bool:
+    return type(value) is dict and all(type(k) is str for k in value)
 
 
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
@@ -281,6 +306,72 @@ class Recipient(BaseModel):
         if not (self.email or self.phone or self.id):
             raise InvalidRecipientError("recipient has no email, phone or id", field=None)
         return self
+
+    @classmethod
+    def _trusted(
+        cls,
+        *,
+        id: str | None = None,
+        email: str | None = None,
+        phone: str | None = None,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        name: str | None = None,
+        country: str | None = None,
+        attributes: dict[str, str] | None = None,
+        raw: dict[str, Any] | None = None,
+    ) -> Recipient:
+        """Private: build a recipient from values an adapter has already normalised
+        (``email`` from :func:`normalize_email`, ``phone`` from :func:`normalize_phone`,
+        blanks as ``None``), without running the validators a second time.
+
+        The cheap parts of validation (stripping, blank → ``None``, the country code, string
+        attributes, an identity present) are checked here; whatever does not already have its
+        validated form goes through full validation instead, which also raises the usual
+        :class:`InvalidRecipientError`. ``email``/``phone`` are trusted to be normalised:
+        pass only values that came out of the normalisers.
+        """
+        attrs = {} if attributes is None else attributes
+        raw_ = {} if raw is None else raw
+        # Blank is None, as the field validator says.
+        id, email, phone, first_name, last_name, name = (
+            None if v == "" else v for v in (id, email, phone, first_name, last_name, name)
+        )
+        if (
+            (email or phone or id)
+            and _plain_or_blank(id)
+            and _plain_or_blank(email)
+            and _plain_or_blank(phone)
+            and _plain_or_blank(first_name)
+            and _plain_or_blank(last_name)
+            and _plain_or_blank(name)
+            and (country is None or (type(country) is str and _COUNTRY.match(country)))
+            and type(attrs) is dict
+            and all(_plain(k) and _plain(v) for k, v in attrs.items())
+            and _str_keys(raw_)
+        ):
+            return cls.model_construct(
+                id=id,
+                email=email,
+                phone=phone,
+                first_name=first_name,
+                last_name=last_name,
+                name=name,
+                country=country,
+                attributes=attrs,
+                raw=raw_,
+            )
+        return cls(
+            id=id,
+            email=email,
+            phone=phone,
+            first_name=first_name,
+            last_name=last_name,
+            name=name,
+            country=country,
+            attributes=attrs,
+            raw=raw_,
+        )
 
     @classmethod
     def parse(cls, data: Any, *, default_region: str | None = None) -> Recipient:

@@ -159,7 +159,8 @@ def _to_segment(wire: _WireSegment, raw: dict[str, Any]) -> Segment:
     # Membership is the explicit email list of segment/email/list, so the segment is static;
     # the rules only record how it was built in the web UI (API-SPEC 2.3, 2.4).
     query_type = (wire.query_type or "").strip().lower()
-    return Segment(
+    # Values come out of the wire model already validated: no second validation.
+    return Segment._trusted(
         id=str(wire.id),
         provider="allstech",
         name=wire.segment_name,
@@ -199,7 +200,8 @@ def _to_recipient(wire: _WireRecipient, raw: dict[str, Any]) -> Recipient:
             attributes[key] = str(value)
     if wire.contact_id is not None:
         attributes["contact_id"] = str(wire.contact_id)
-    return Recipient(
+    # email comes out of normalize_email above: no second validation of it.
+    return Recipient._trusted(
         id=str(wire.id),
         email=email,
         first_name=wire.first_name,

@@ -244,10 +244,13 @@ def _rules_of(settings: _WireSettings) -> tuple[Rule, ...]:
 def _to_segment(wire: _WireSegment, raw: dict[str, Any]) -> Segment:
     """One 66text segment → :class:`Segment` (API-SPEC 1.6)."""
     dynamic = wire.type == "filter"
-    extra: dict[str, Any] = {"settings": raw.get("settings", wire.settings.model_dump())}
+    # The settings as the platform sent them; a dump of the parsed ones only when absent.
+    settings = raw["settings"] if "settings" in raw else wire.settings.model_dump()
+    extra: dict[str, Any] = {"settings": settings}
     if wire.user_id is not None:
         extra["user_id"] = wire.user_id
-    return Segment(
+    # Values come out of the wire model already validated: no second validation.
+    return Segment._trusted(
         id=str(wire.id),
         provider="notificator",
         name=wire.name or "",
@@ -286,7 +289,8 @@ def _to_recipient(wire: _WireContact, raw: dict[str, Any]) -> Recipient:
         except InvalidRecipientError:
             phone = None
     country = (wire.country_code or "").upper()
-    return Recipient(
+    # email/phone come out of the normalisers above: no second validation of them.
+    return Recipient._trusted(
         id=str(wire.id),
         phone=phone,
         name=wire.name or None,

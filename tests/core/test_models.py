@@ -407,3 +407,72 @@ def test_bulk_result_summary_lists_nonzero_counts_in_status_order():
     )
     assert result.summary() == "added 2, unchanged 1, rejected 1"
     assert _outcomes().summary() == "nothing to do"
+
+
+# ---------------------------------------------------------------------------- trusted builds
+# Adapters build models from already-validated wire values with the private ``_trusted``
+# constructors (issue 14); whatever the input, the result must equal full validation's.
+
+_UTC = timezone.utc
+_TRUSTED_SEGMENTS = [
+    {"id": "1", "provider": "p", "name": "n", "kind": SegmentKind.static},
+    {
+        "id": "2",
+        "provider": "notificator",
+        "name": "VIP",
+        "kind": SegmentKind.dynamic,
+        "provider_type": "filter",
+        "rules": (Rule(field="tier", operator=Operator.equals, values=("gold",)),),
+        "match": "any",
+        "recipient_count": 3,
+        "created_at": datetime(2024, 1, 2, 3, 4, 5, tzinfo=_UTC),
+        "updated_at": datetime(2024, 1, 2, 3, 4, 5),  # naive: taken as UTC
+        "extra": {"settings": {"a": " padded "}},
+        "raw": {"id": 2},
+    },
+    {"id": " 3 ", "provider": "p", "name": " padded ", "kind": SegmentKind.static},
+    {"id": "4", "provider": "p", "name": "", "kind": "static", "provider_type": " x"},
+    {
+        "id": "5",
+        "provider": "p",
+        "name": "n",
+        "kind": SegmentKind.static,
+        "created_at": datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=2))),
+        "recipient_count": True,
+    },
+]
+
+
+@pytest.mark.parametrize("fields", _TRUSTED_SEGMENTS)
+def test_trusted_segment_equals_validated(fields):
+    trusted = Segment._trusted(**fields)
+    validated = Segment(**fields)
+    assert trusted == validated
+    assert trusted.model_dump() == validated.model_dump()
+    assert repr(trusted) == repr(validated)
+
+
+_TRUSTED_RECIPIENTS = [
+    {"id": "1", "phone": "+393331234567"},
+    {"id": "2", "email": "a@example.com", "first_name": "Ann", "country": "IT"},
+    {"id": "3", "name": " padded ", "attributes": {"k": " v "}},
+    {"id": "4", "first_name": "", "last_name": "", "name": "", "country": None},
+    {"id": "5", "country": "it"},
+    {"id": "6", "attributes": {"n": 1}},  # not a string: validation converts it
+    {"email": "", "phone": "", "id": ""},  # no identity: the usual error
+    {"id": "7", "first_name": "\u2003x"},
+]
+
+
+@pytest.mark.parametrize("fields", _TRUSTED_RECIPIENTS)
+def test_trusted_recipient_equals_validated(fields):
+    try:
+        validated = Recipient(**fields)
+    except Exception as exc:
+        with pytest.raises(type(exc)):
+            Recipient._trusted(**fields)
+        return
+    trusted = Recipient._trusted(**fields)
+    assert trusted == validated
+    assert trusted.model_dump() == validated.model_dump()
+    assert repr(trusted) == repr(validated)

@@ -1,0 +1,461 @@
+"""The speed table of issue 14, every row, library against its baseline in one run.
+
+* ``segments.list()`` of 1,000 / 10,000 segments (notificator) vs the same requests sent with
+  a bare ``requests.Session`` + ``.json()`` + a plain dataclass per item;
+* ``recipients.list()`` of 20,000 e-mails (allstech) / 20,000 SMS bulk phones (notificator),
+  same baseline;
+* sync planning, 100k desired vs 100k current e-mails, vs validate + set difference (the
+  ``sync_plan`` benchmark's row);
+* allstech members, 200k vs 50k: RSS growth of a client process listing them (and, beside
+  it, of :func:`segmentkit.http.jsonstream.iter_items` over the same answer);
+* ``import segmentkit`` vs ``import requests`` (interpreter start subtracted);
+* ``segmentkit --help`` vs a bare interpreter;
+* creating a segment on the 66text fake with N segments present: requests vs 1;
+* bulk add of 500 e-mails at 20 ms latency with concurrency 16 vs the ideal N·L/C.
+
+Ratios are medians of per-round ratios (ABAB… alternation); nothing is asserted about time.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from segmentkit import connect
+
+from ._harness import NotRunError, Row, Spread, alternate, check, ratio, registry, serve
+from ._providers import UNLIMITED
+
+NAME = "issue14"
+TITLE = "issue 14 speed table: every row, library vs baseline"
+
+LIST_REPEATS = 5
+MEMBER_REPEATS = 3
+IMPORT_ROUNDS = 9
+
+
+# ---------------------------------------------------------------------------- baselines
+
+
+@dataclass
+class PlainItem:
+    """What a hand-written client would map each listed item to."""
+
+    id: Any
+    name: Any
+    kind: Any
+    count: Any
+    created: Any
+    updated: Any
+
+
+@dataclass
+class PlainMember:
+    id: Any
+    email: Any
+    phone: Any
+    first_name: Any
+    last_name: Any
+
+
+def _plain_items(body: Any) -> list[Any]:
+    """Map the listing in ``body`` (any of the platforms' shapes) to plain dataclasses."""
+    if isinstance(body, dict):
+        message = body.get("message")
+        data = body.get("data")
+        if isinstance(message, dict):
+            for key in ("segments", "contactEmails"):
+                if isinstance(message.get(key), list):
+                    return _plain_items(message[key])
+        if isinstance(data, list):
+            return _plain_items(data)
+        if isinstance(data, dict):  # one segment: its bulk phone list
+            settings = data.get("settings") or {}
+            if isinstance(settings, str):
+                settings = json.loads(settings or "{}")
+            phones = settings.get("phone_numbers") if isinstance(settings, dict) else None
+            return [PlainMember(None, None, p, None, None) for p in phones or ()]
+        return []
+    out: list[Any] = []
+    for item in body:
+        if "email" in item or "phone_number" in item:
+            out.append(
+                PlainMember(
+                    item.get("id"),
+                    item.get("email"),
+                    item.get("phone_number"),
+                    item.get("first_name"),
+                    item.get("last_name"),
+                )
+            )
+        else:
+            out.append(
+                PlainItem(
+                    item.get("id"),
+                    item.get("name") or item.get("segment_name"),
+                    item.get("type"),
+                    item.get("total_contacts") or item.get("segment_emails_count"),
+                    item.get("datetime") or item.get("created_at"),
+                    item.get("last_datetime") or item.get("updated_at"),
+                )
+            )
+    return out
+
+
+def _replayer(srv: Any, client: Any, call: Any) -> tuple[Any, int]:
+    """Run ``call`` once through segmentkit; return a function sending the same requests
+    with a plain session (+ ``.json()`` + dataclass mapping), and the request count."""
+    srv.log.clear()
+    call()
+    records = list(srv.log.records)
+    check(len(records) >= 1, "the segmentkit call sent no request")
+    headers = dict(client.adapter.transport.session.headers)
+    headers.update(client.adapter.auth_headers())
+    plan = [
+        (srv.base_url + r.path, [(k, v) for k, vs in r.query.items() for v in vs]) for r in records
+    ]
+    session = requests.Session()
+
+    def raw() -> int:
+        n = 0
+        for url, params in plan:
+            resp = session.get(url, params=params, headers=headers, timeout=30)
+            resp.raise_for_status()
+            n += len(_plain_items(resp.json()))
+        return n
+
+    return raw, len(records)
+
+
+def _timer(fn: Any) -> Any:
+    def run() -> float:
+        start = time.perf_counter()
+        fn()
+        return time.perf_counter() - start
+
+    return run
+
+
+def _versus(label: str, sk: Any, raw: Any, items: int, repeats: int, goal: str) -> Row:
+    a, b = alternate(_timer(sk), _timer(raw), repeats=repeats)
+    r = ratio(a, b)
+    return Row(
+        name=f"issue14[{label}]",
+        ratio=f"{r.median:.2f}x baseline (IQR {r.iqr[0]:.2f}-{r.iqr[1]:.2f}); goal {goal}",
+        figures=f"segmentkit {a.fmt(1e3, 'ms')} = {a.median / items * 1e6:.1f} µs/item; "
+        f"baseline {b.fmt(1e3, 'ms')} = {b.median / items * 1e6:.1f} µs/item",
+        notes="baseline: same requests, requests + .json() + a dataclass per item",
+    )
+
+
+# ---------------------------------------------------------------------------- rows
+
+
+def segments_rows() -> list[Row]:
+    rows = []
+    with serve("notificator", **UNLIMITED["notificator"]) as srv:
+        client = srv.client()
+        seeded = 0
+        for n in (1_000, 10_000):
+            for i in range(seeded, n):
+                srv.platform.add_segment(f"segment {i:05d}", "custom")
+            seeded = n
+
+            def sk(n: int = n) -> None:
+                got = sum(1 for _ in client.segments.list())
+                check(got == n, f"listed {got} segments, seeded {n}")
+
+            raw, _ = _replayer(srv, client, sk)
+            rows.append(_versus(f"segments.list {n}", sk, raw, n, LIST_REPEATS, "≤ 1.6x"))
+        client.close()
+    return rows
+
+
+def members_rows() -> list[Row]:
+    rows = []
+    n = 20_000
+    with serve("allstech") as srv:
+        client = srv.client()
+        sid = srv.platform.add_segment("twenty thousand")
+        for i in range(n):
+            srv.platform.add_recipient(sid, f"person{i:06d}@example.com", f"First{i}", "Last")
+
+        def sk_mail() -> None:
+            got = sum(1 for r in client.recipients.list(str(sid)) if r.email)
+            check(got == n, f"listed {got} e-mail members, seeded {n}")
+
+        raw, _ = _replayer(srv, client, sk_mail)
+        rows.append(
+            _versus(
+                f"recipients.list {n} e-mails (allstech)", sk_mail, raw, n, MEMBER_REPEATS, "≤ 4x"
+            )
+        )
+        client.close()
+    with serve("notificator", **UNLIMITED["notificator"]) as srv:
+        client = srv.client()
+        phones = [f"+39330{i:07d}" for i in range(n)]
+        sid = srv.platform.add_segment("bulk twenty thousand", "bulk", phone_numbers=phones)
+
+        def sk_sms() -> None:
+            got = sum(1 for r in client.recipients.list(str(sid)) if r.phone)
+            check(got == n, f"listed {got} phone members, seeded {n}")
+
+        raw, _ = _replayer(srv, client, sk_sms)
+        rows.append(
+            _versus(
+                f"recipients.list {n} SMS bulk phones (notificator)",
+                sk_sms,
+                raw,
+                n,
+                MEMBER_REPEATS,
+                "≤ 6x",
+            )
+        )
+        client.close()
+    return rows
+
+
+def sync_row() -> list[Row]:
+    from . import sync_plan
+
+    rows = sync_plan.run()
+    for r in rows:
+        r.name = "issue14[sync planning 100k vs 100k]"
+        r.notes += "; goal ≤ 1.2x and ≤ 15 µs per desired item"
+    return rows
+
+
+_MEMBERS_CLIENT = r"""
+import json, resource, sys
+dsn, sid, n, mode, base = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
+import requests
+from segmentkit import connect, create_registry
+from segmentkit.http.jsonstream import iter_items
+import segmentkit_allstech.provider as prov
+
+def hwm():
+    # VmHWM is this process's own peak (ru_maxrss would carry the parent's over exec).
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+client = connect(dsn, registry=create_registry(entry_points=False, plugins=[prov], env={}))
+client.segments.list()  # warm: every module loaded, one small request made
+before = hwm()
+count = 0
+if mode == "library":
+    for r in client.recipients.list(sid):
+        count += 1
+else:
+    headers = dict(client.adapter.transport.session.headers)
+    headers.update(client.adapter.auth_headers())
+    url = base + "segment/email/list"
+    with requests.get(url, params={"segment_id": sid}, headers=headers, stream=True,
+                      timeout=600) as resp:
+        for item in iter_items(resp.iter_content(65536), "message.contactEmails.item"):
+            count += 1
+print(json.dumps({"count": count, "growth": hwm() - before}))
+"""
+
+
+def memory_rows() -> list[Row]:
+    sizes = (50_000, 200_000)
+    results: dict[tuple[str, int], dict[str, Any]] = {}
+    with serve("allstech") as srv:
+        seeded = 0
+        sid = srv.platform.add_segment("members")
+        for n in sizes:
+            for i in range(seeded, n):
+                srv.platform.add_recipient(sid, f"m{i:07d}@example.com", f"F{i}", "L")
+            seeded = n
+            for mode in ("library", "jsonstream"):
+                start = time.perf_counter()
+                out = subprocess.run(
+                    [
+                        sys.executable,
+                        "-c",
+                        _MEMBERS_CLIENT,
+                        srv.dsn(),
+                        str(sid),
+                        str(n),
+                        mode,
+                        srv.base_url,
+                    ],
+                    capture_output=True,
+                    text=True,
+                    timeout=600,
+                    check=False,
+                )
+                if out.returncode != 0:
+                    raise NotRunError(f"members client ({mode}) failed: {out.stderr[-400:]}")
+                res = json.loads(out.stdout.strip().splitlines()[-1])
+                res["seconds"] = time.perf_counter() - start
+                check(res["count"] == n, f"{mode}: {res['count']} members of {n}")
+                results[(mode, n)] = res
+    mib = 1024 * 1024
+    lib50, lib200 = results[("library", 50_000)], results[("library", 200_000)]
+    js50, js200 = results[("jsonstream", 50_000)], results[("jsonstream", 200_000)]
+    return [
+        Row(
+            name="issue14[allstech members 200k vs 50k (RSS growth)]",
+            ratio=f"library: +{lib200['growth'] / mib:.0f} MiB at 200k vs "
+            f"+{lib50['growth'] / mib:.0f} MiB at 50k "
+            f"(x{lib200['growth'] / max(lib50['growth'], 1):.1f}); goal ≤ 64 MiB growth",
+            figures=f"library 200k in {lib200['seconds']:.1f} s; jsonstream.iter_items over "
+            f"the same answer: +{js200['growth'] / mib:.1f} MiB at 200k, "
+            f"+{js50['growth'] / mib:.1f} MiB at 50k ({js200['seconds']:.1f} s)",
+            notes="RSS high-water mark growth of a fresh client process; the adapter does "
+            "not stream yet (the Session's stream= is the http engineer's), iter_items is "
+            "what it will use",
+        )
+    ]
+
+
+def _wall(args: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(args, check=True, capture_output=True, timeout=120)
+    return time.perf_counter() - start
+
+
+def _interpreter_rows() -> list[Row]:
+    py = sys.executable
+    script = Path(py).with_name("segmentkit")
+    cli = [str(script), "--help"] if script.exists() else [py, "-m", "segmentkit.cli", "--help"]
+    cases = {
+        "bare": [py, "-c", "pass"],
+        "segmentkit": [py, "-c", "import segmentkit"],
+        "client": [py, "-c", "import segmentkit; segmentkit.connect; segmentkit.Recipient"],
+        "requests": [py, "-c", "import requests"],
+        "help": cli,
+    }
+    for args in cases.values():  # warm the file cache and .pyc files
+        _wall(args)
+    times: dict[str, list[float]] = {k: [] for k in cases}
+    for _ in range(IMPORT_ROUNDS):
+        for key, args in cases.items():
+            times[key].append(_wall(args))
+    bare = times["bare"]
+
+    def extra(key: str) -> Spread:
+        return Spread(tuple(t - b for t, b in zip(times[key], bare, strict=True)))
+
+    sk, full, req, hlp = extra("segmentkit"), extra("client"), extra("requests"), extra("help")
+    per_round = Spread(
+        tuple(max(a, 1e-4) / max(b, 1e-4) for a, b in zip(sk.values, req.values, strict=True))
+    )
+    per_round_full = Spread(
+        tuple(max(a, 1e-4) / max(b, 1e-4) for a, b in zip(full.values, req.values, strict=True))
+    )
+    return [
+        Row(
+            name="issue14[import segmentkit vs import requests]",
+            ratio=f"{per_round.median:.2f}x (bare `import segmentkit`); "
+            f"{per_round_full.median:.2f}x with the client API loaded; goal ≤ 1.5x",
+            figures=f"import segmentkit +{sk.median * 1e3:.0f} ms; + client API "
+            f"+{full.median * 1e3:.0f} ms; import requests +{req.median * 1e3:.0f} ms "
+            f"(interpreter start {statistics.median(bare) * 1e3:.0f} ms subtracted)",
+            notes="public names load lazily (PEP 562): `import segmentkit` alone loads the "
+            "version only; `segmentkit.connect` loads the client stack (pydantic, requests)",
+        ),
+        Row(
+            name="issue14[segmentkit --help vs bare interpreter]",
+            ratio=f"+{hlp.median * 1e3:.0f} ms; goal ≤ +350 ms",
+            figures=f"segmentkit --help {statistics.median(times['help']) * 1e3:.0f} ms; bare "
+            f"interpreter {statistics.median(bare) * 1e3:.0f} ms; n={IMPORT_ROUNDS}",
+            notes="the CLI is not this branch's; figure as it stands",
+        ),
+    ]
+
+
+def create_row() -> list[Row]:
+    n = 5_000
+    with serve("notificator", **UNLIMITED["notificator"]) as srv:
+        for i in range(n):
+            srv.platform.add_segment(f"segment {i:05d}", "custom")
+        client = srv.client()
+        srv.log.clear()
+        start = time.perf_counter()
+        seg = client.segments.create("issue14 new", recipients=["+393301234567"])
+        seconds = time.perf_counter() - start
+        used = len(srv.log)
+        check(seg.name == "issue14 new", f"created {seg.name!r}")
+        breakdown = ", ".join(f"{r.method} {r.path}" for r in list(srv.log.records)[:6])
+        client.close()
+    return [
+        Row(
+            name=f"issue14[create a segment with {n} present]",
+            ratio=f"{used}x the minimum ({used} requests vs 1); goal 1 plus at most one small",
+            figures=f"{seconds * 1e3:.0f} ms",
+            notes=f"notificator fake (66text v2.0.1 behaviour); {breakdown}"
+            + (" …" if used > 6 else ""),
+        )
+    ]
+
+
+def bulk_row() -> list[Row]:
+    n, latency, concurrency, repeats = 500, 0.02, 16, 3
+    people = [
+        {"email": f"bulk{i:05d}@example.com", "first_name": f"F{i}", "last_name": "Last"}
+        for i in range(n)
+    ]
+    with serve("allstech") as srv:
+        client = connect(srv.dsn(), registry=registry("allstech"), concurrency=concurrency)
+        got = client.adapter.transport.options.concurrency
+        srv.faults.add("latency", 1.0, seconds=latency)
+        times = []
+        for r in range(repeats):
+            sid = str(srv.platform.add_segment(f"bulk {r}"))
+            start = time.perf_counter()
+            result = client.recipients.add(sid, people)
+            times.append(time.perf_counter() - start)
+            if result.counts.get("added") != n:
+                reasons = {o.reason for o in result.items if o.reason}
+                check(False, f"bulk add: {result.summary()}: {sorted(reasons)[:3]}")
+        client.close()
+    ideal = n * latency / concurrency
+    spread = Spread(tuple(times))
+    return [
+        Row(
+            name=f"issue14[bulk add {n} @ {latency * 1e3:.0f} ms, concurrency {concurrency}]",
+            ratio=f"{spread.median / ideal:.2f}x ideal; goal ≤ 1.3x",
+            figures=f"segmentkit {spread.fmt()}; ideal {ideal:.3f} s (= N·L/C)",
+            notes=f"allstech fake, one POST per recipient; effective concurrency {got}",
+        )
+    ]
+
+
+def run() -> list[Row]:
+    rows: list[Row] = []
+    problems: list[str] = []
+    for part in (
+        segments_rows,
+        members_rows,
+        sync_row,
+        memory_rows,
+        _interpreter_rows,
+        create_row,
+        bulk_row,
+    ):
+        t0 = time.perf_counter()
+        try:
+            rows += part()
+        except NotRunError as exc:
+            problems.append(f"{part.__name__}: {exc}")
+            rows += exc.rows
+        except Exception as exc:  # keep the other rows: report what broke
+            problems.append(f"{part.__name__}: {type(exc).__name__}: {exc}")
+        print(f"   [{part.__name__} {time.perf_counter() - t0:.1f} s]", file=sys.stderr)
+    if problems:
+        raise NotRunError("; ".join(textwrap.shorten(p, 300) for p in problems), rows)
+    return rows
