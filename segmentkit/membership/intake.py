@@ -17,13 +17,14 @@ which had three duplicate policies. Here:
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..errors import InvalidRecipientError
-from ..models import Channel, ItemOutcome, OutcomeStatus, Recipient
+from ..models import Channel, ItemOutcome, OutcomeStatus, Recipient, normalize_email
 
 __all__ = ["IDENTITY_NAME", "Admission", "Policy", "admit", "as_items", "strict"]
 
@@ -34,6 +35,7 @@ _FIELD = {"sms": "phone", "email": "email"}
 #: refused here instead of breaking an adapter's ``int()`` mid-batch.
 _ID = re.compile(r"[A-Za-z0-9_.:@+\-]{1,128}")
 _DIGITS = re.compile(r"\d")
+_PHONEISH = re.compile(r"[\d\s()+./-]+")
 
 
 @dataclass(frozen=True)
@@ -100,32 +102,38 @@ def _id_of(item: Any, policy: Policy) -> str | None:
 
 
 def _hints(item: Any, r: Recipient | None) -> frozenset[str]:
-    """Identities a (rejected) item still names: e-mails lower-cased, ``#<digits>`` for a
-    phone's digits, ``id:<id>`` for ids."""
+    """Identities a (rejected) item still names: valid e-mails lower-cased, ``#<digits>`` for
+    a phone written without country code (six digits or more), ``id:<id>`` for ids. A value
+    that is none of these (an invalid e-mail, free text) names nothing provable."""
     out: set[str] = set()
 
-    def text(value: Any) -> None:
+    def text(value: Any, as_id: bool) -> None:
         if isinstance(value, bool) or value is None:
             return
         s = str(value).strip()
         if not s:
             return
         if "@" in s:
-            out.add(s.lower())
+            with contextlib.suppress(InvalidRecipientError):
+                out.add(normalize_email(s).lower())
             return
-        digits = "".join(_DIGITS.findall(s))
-        if digits and digits.isascii():
-            out.add("#" + digits)
-        out.add("id:" + s)
+        if _PHONEISH.fullmatch(s):
+            digits = "".join(_DIGITS.findall(s))
+            if len(digits) >= 6 and digits.isascii():
+                out.add("#" + digits)
+        if (as_id or (s.isascii() and s.isdigit())) and _ID.fullmatch(s):
+            out.add("id:" + s)
 
     if r is not None:
-        for v in (r.email, r.phone, r.id):
-            text(v)
+        text(r.email, False)
+        text(r.phone, False)
+        text(r.id, True)
     elif isinstance(item, Mapping):
-        for key in ("email", "phone", "id", "msisdn", "phone_number"):
-            text(item.get(key))
+        for key in ("email", "phone", "msisdn", "phone_number"):
+            text(item.get(key), False)
+        text(item.get("id"), True)
     elif isinstance(item, str | int):
-        text(item)
+        text(item, False)
     return frozenset(out)
 
 
