@@ -98,13 +98,17 @@ class Interrupted(KeyboardInterrupt):
 
 
 def _account(adapter: Provider) -> list[str]:
-    return [*type(adapter).secret_values(adapter.credentials), adapter.base_url]
+    # The credentials alone name the account: the same key reached through two spellings of
+    # one host (127.0.0.1 / localhost, a brand's alias domain) must share the lock. A key used
+    # on two different servers only serialises more than needed, which is harmless.
+    return list(type(adapter).secret_values(adapter.credentials))
 
 
 def segment_lock(adapter: Provider, segment_id: str) -> AbstractContextManager[None]:
     """The lock serialising writes to one segment of one account: every client of that
     account in this process (and, with a host/redis coordination backend, beyond) shares it.
-    The key is a one-way hash of provider, credentials, base URL and segment id."""
+    The key is a one-way hash of provider, credentials and segment id (not the base URL,
+    whose spelling varies for one account)."""
     options = adapter.transport.options
     coordinator = get_coordinator(getattr(options, "coordination", None))
     timeout = float(getattr(options, "lock_timeout", None) or 120.0)
