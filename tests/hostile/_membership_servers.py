@@ -93,10 +93,14 @@ class Allstech(_Server):
 
     PUBLIC, SECRET = "pub-hostile-0001", "sec-hostile-0001"
 
-    def __init__(self) -> None:
+    def __init__(self, store_delay: float = 0.0) -> None:
         super().__init__()
         self.rows: dict[int, list[dict[str, Any]]] = {}
         self.serial = 100
+        self.store_delay = store_delay
+        #: called (outside the lock) after each store is applied, with the count so far
+        self.on_store: Any = None
+        self.stores = 0
 
     def seed(self, sid: int, emails: list[str]) -> None:
         self.rows[sid] = []
@@ -123,6 +127,8 @@ class Allstech(_Server):
                 "status": "failed",
                 "errors": {"PublicKey": ["The selected public key is invalid."]},
             }
+        if method == "POST" and path == "/api/segment/email/store":
+            return self._store(form)
         with self.lock:
             if method == "GET" and path == "/api/segment/list":
                 segs = [
@@ -148,26 +154,6 @@ class Allstech(_Server):
                 if sid not in self.rows:
                     return 200, {"status": "failed", "errors": "Record not found"}
                 return 200, {"status": "success", "message": {"contactEmails": self.rows[sid]}}
-            if method == "POST" and path == "/api/segment/email/store":
-                missing = {
-                    k: [f"The {k.replace('_', ' ')} field is required."]
-                    for k in ("first_name", "last_name", "email")
-                    if not form.get(k)
-                }
-                if missing:
-                    return 200, {"status": "failed", "errors": missing}
-                sid = int(form.get("segment_id") or 0)
-                self.serial += 1
-                self.rows.setdefault(sid, []).append(
-                    {
-                        "id": self.serial,
-                        "segment_id": sid,
-                        "email": form["email"],
-                        "first_name": form["first_name"],
-                        "last_name": form["last_name"],
-                    }
-                )
-                return 200, {"status": "success", "message": "Added Successfully"}
             if method == "DELETE" and path == "/api/segment/email/delete":
                 rid = int(query.get("segment_recipient_id") or 0)
                 for rows in self.rows.values():
@@ -177,6 +163,34 @@ class Allstech(_Server):
                             return 200, {"status": "success", "message": "Deleted Successfully"}
                 return 200, {"status": "failed", "errors": "Record Not Found"}
         return 404, {"message": f"The route {path.lstrip('/')} could not be found."}
+
+    def _store(self, form: dict[str, str]) -> tuple[int, Any]:
+        missing = {
+            k: [f"The {k.replace('_', ' ')} field is required."]
+            for k in ("first_name", "last_name", "email")
+            if not form.get(k)
+        }
+        if missing:
+            return 200, {"status": "failed", "errors": missing}
+        sid = int(form.get("segment_id") or 0)
+        with self.lock:
+            self.serial += 1
+            self.rows.setdefault(sid, []).append(
+                {
+                    "id": self.serial,
+                    "segment_id": sid,
+                    "email": form["email"],
+                    "first_name": form["first_name"],
+                    "last_name": form["last_name"],
+                }
+            )
+            self.stores += 1
+            count = self.stores
+        if self.on_store is not None:
+            self.on_store(count)
+        if self.store_delay:
+            threading.Event().wait(self.store_delay)
+        return 200, {"status": "success", "message": "Added Successfully"}
 
 
 class SixtySix(_Server):

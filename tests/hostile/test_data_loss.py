@@ -195,3 +195,56 @@ def test_two_clients_of_one_account_lose_no_member() -> None:
     assert reported == CLIENTS * PER_CLIENT
     assert lost == 0
     assert stored == CLIENTS * PER_CLIENT
+
+
+# ------------------------------------------------------------------ Ctrl-C during a bulk write
+
+
+def test_ctrl_c_cancels_queued_writes_and_reports_what_was_done() -> None:
+    """A KeyboardInterrupt (delivered to the main thread, as Ctrl-C is) while 300 stores are
+    queued: the queue is cancelled instead of drained, the call raises
+    ``segmentkit.membership.Interrupted`` carrying one outcome per item, and the member count
+    stops rising (0.1.0 kept writing: 238 → 319)."""
+    import _thread
+
+    from segmentkit.membership import Interrupted
+
+    srv = Allstech(store_delay=0.01)
+    srv.seed(7, [])
+    fired = threading.Event()
+
+    def on_store(count: int) -> None:
+        if count == 20 and not fired.is_set():
+            fired.set()
+            _thread.interrupt_main()
+
+    srv.on_store = on_store
+    people = [
+        {"email": f"p{i}@example.com", "first_name": "P", "last_name": str(i)} for i in range(300)
+    ]
+    with srv.serve() as url:
+        client = segmentkit.connect(
+            "allstech",
+            public_key=Allstech.PUBLIC,
+            secret_key=Allstech.SECRET,
+            base_url=url,
+            concurrency=4,
+        )
+        with client, pytest.raises(Interrupted) as info:
+            client.recipients.add("7", people)
+        at_interrupt = srv.stores
+        threading.Event().wait(0.3)  # anything still queued would land now
+        after = srv.stores
+    result = info.value.result
+    assert isinstance(info.value, KeyboardInterrupt)
+    assert len(result) == 300, "one outcome per item"
+    added = {o.recipient.email for o in result if o.status is S.added and o.recipient}
+    not_started = [o for o in result if "not started" in (o.reason or "")]
+    assert added <= set(srv.emails(7)), "every member reported added is stored"
+    assert len(not_started) >= 300 - after - 4
+    assert after - at_interrupt <= 4, "at most the writes already on the wire finish"
+    assert after < 100, "the queue was cancelled, not drained"
+    print(
+        f"ctrl-c: stored {after} of 300, reported added {len(added)}, not started "
+        f"{len(not_started)}"
+    )
