@@ -458,3 +458,49 @@ def test_odd_items_are_one_rejected_outcome_each_and_the_rest_proceed(
     assert [o.status for o in result] == [S.rejected] * 4 + [S.added]
     removed = connect(one).recipients.remove("1", ["²", {"id": "²"}, phone(1)])
     assert [o.status for o in removed] == [S.rejected, S.rejected, S.removed]
+
+
+# ---------------------------------------------------------------------------------- session hooks
+
+
+class _Session:
+    """What the engine looks for on ``adapter.http`` (optional): ``on_wait`` and ``interrupt``."""
+
+    def __init__(self) -> None:
+        self.waiters: list[Callable[[float, str], None]] = []
+        self.interrupted = 0
+
+    def on_wait(self, cb: Callable[[float, str], None]) -> Callable[[], None]:
+        self.waiters.append(cb)
+        return lambda: self.waiters.remove(cb)
+
+    def interrupt(self) -> None:
+        self.interrupted += 1
+
+
+class WithSession(OneByOne):
+    name = "stubsession"
+    session_obj: ClassVar[_Session] = _Session()
+
+    @property
+    def http(self) -> _Session:
+        return self.session_obj
+
+    def add_member(self, segment_id: str, recipient: Recipient) -> None:
+        for cb in list(self.session_obj.waiters):
+            cb(2.5, "rate limit")
+        super().add_member(segment_id, recipient)
+
+
+def test_waits_are_reported_and_an_interrupt_wakes_the_session() -> None:
+    WithSession.reset([])
+    WithSession.session_obj = _Session()
+    seen: list[Progress] = []
+    connect(WithSession).recipients.add("1", [phone(1)], on_progress=seen.append)
+    assert any(p.waiting_for_rate_limit == 2.5 for p in seen)
+    assert WithSession.session_obj.waiters == [], "the listener is removed afterwards"
+    WithSession.world["interrupt_at"] = 2
+    with pytest.raises(Interrupted):
+        connect(WithSession, concurrency=2).recipients.add("1", [phone(i) for i in range(2, 9)])
+    assert WithSession.session_obj.interrupted >= 1
+    time.sleep(0.05)
