@@ -546,3 +546,23 @@ def test_find_or_create_looks_before_creating_and_hands_create_the_lookup() -> N
     assert find_or_create(lambda: store.get("x"), create) == 7
     assert find_or_create(lambda: store.get("x"), create) == 7
     assert created == ["x"], "the second call found it and created nothing"
+
+
+def test_an_interrupted_sync_carries_a_sync_result_and_holds_the_removals(
+    one: type[OneByOne],
+) -> None:
+    from segmentkit.sync import SyncResult
+
+    one.reset([phone(0)])
+    one.world["interrupt_at"] = 3
+    with pytest.raises(Interrupted) as info:
+        connect(one, concurrency=2).recipients.sync("1", [phone(i) for i in range(1, 40)])
+    result = info.value.result
+    assert isinstance(result, SyncResult)
+    assert result.added is not None
+    assert len(result.added) == 39
+    assert [h.recipient.phone for h in result.held] == [phone(0)]
+    stored = one.keys()
+    assert phone(0) in stored, "nothing was removed after the interrupt"
+    assert "held 1" in result.summary()
+    time.sleep(0.05)
