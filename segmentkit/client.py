@@ -5,26 +5,27 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, Generic, Literal, TypeVar, overload
 
 import pydantic
 
 from .config import parse_dsn, resolve_base_url, resolve_credentials
 from .errors import (
     ConfigurationError,
-    InvalidRecipientError,
     SegmentkitError,
     UnexpectedResponseError,
 )
 from .events import Event
+from .membership import engine
+from .membership.intake import Policy, admit, strict
+from .membership.plan import SyncPlan, SyncResult, apply_plan, sync_segment
+from .membership.progress import Progress, ProgressCallback, Reporter
 from .models import (
     BulkResult,
     Capability,
     Channel,
-    ItemOutcome,
     Match,
-    OutcomeStatus,
     Page,
     Recipient,
     Rule,
@@ -41,8 +42,6 @@ __all__ = ["Client", "Listing", "RecipientsAPI", "SegmentsAPI", "connect"]
 
 log = get_logger("segmentkit.client")
 T = TypeVar("T")
-
-_RECIPIENT_INPUT = "Recipient | Mapping | str"
 
 
 @contextlib.contextmanager
@@ -188,9 +187,7 @@ class SegmentsAPI:
         c._require(Capability.create_segment, "creating a segment")
         if recipients is not None and rules is not None:
             raise ConfigurationError("pass recipients or rules, not both")
-        members = (
-            c._strict_recipients(recipients, default_region) if recipients is not None else None
-        )
+        members = c._strict(recipients, default_region) if recipients is not None else None
         parsed_rules = _rules(rules) if rules is not None else None
         with _guard(c.provider):
             return c.adapter.create_segment(
@@ -210,9 +207,7 @@ class SegmentsAPI:
         """Change only what is passed; everything else the segment had is kept."""
         c = self._client
         c._require(Capability.update_segment, "updating a segment")
-        members = (
-            c._strict_recipients(recipients, default_region) if recipients is not None else None
-        )
+        members = c._strict(recipients, default_region) if recipients is not None else None
         parsed_rules = _rules(rules) if rules is not None else None
         with _guard(c.provider):
             return c.adapter.update_segment(
@@ -256,31 +251,89 @@ class RecipientsAPI:
         recipients: Iterable[Any],
         *,
         default_region: str | None = None,
+        progress: ProgressCallback | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
     ) -> BulkResult:
         """Add recipients; one outcome per input item, in order.
 
-        Items are ``Recipient`` objects, mappings, or bare email/phone strings. Invalid ones,
-        ones without this channel's identity and repeats are settled before any request.
+        Items are ``Recipient`` objects, mappings, or bare email/phone strings. Invalid ones
+        (``None``, numbers that are no id, malformed phones/emails), ones without this
+        channel's identity and repeats are settled before any request, each as its own
+        outcome. A lone string or mapping instead of a collection raises
+        :class:`InvalidRecipientError`. On Ctrl-C, raises
+        :class:`~segmentkit.membership.Interrupted` carrying the partial result.
         """
         c = self._client
         c._require(Capability.add_recipients, "adding recipients")
-        return c._bulk(
-            list(recipients),
-            default_region,
-            lambda valid: c.adapter.add_recipients(str(segment_id), valid),
-            removing=False,
+        a = c.adapter
+        adm = admit(
+            recipients,
+            Policy(
+                channel=a.channel,
+                provider=a.name,
+                mode="add",
+                default_region=default_region,
+                accepts_ids=_accepts_ids(a),
+                problem=a.recipient_problem,
+            ),
         )
+        with _guard(c.provider):
+            return engine.add(a, str(segment_id), adm, Reporter(progress, on_progress))
 
-    def remove(self, segment_id: str | int, recipients_or_ids: Iterable[Any]) -> BulkResult:
+    def remove(
+        self,
+        segment_id: str | int,
+        recipients_or_ids: Iterable[Any],
+        *,
+        progress: ProgressCallback | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
+    ) -> BulkResult:
         """Remove recipients given as ``Recipient`` objects, ids, emails or phones."""
         c = self._client
         c._require(Capability.remove_recipients, "removing recipients")
-        return c._bulk(
-            list(recipients_or_ids),
-            None,
-            lambda valid: c.adapter.remove_recipients(str(segment_id), valid),
-            removing=True,
-        )
+        a = c.adapter
+        adm = admit(recipients_or_ids, Policy(channel=a.channel, provider=a.name, mode="remove"))
+        with _guard(c.provider):
+            return engine.remove(a, str(segment_id), adm, Reporter(progress, on_progress))
+
+    @overload
+    def sync(
+        self,
+        segment_id: str | int,
+        desired: Iterable[Any],
+        *,
+        remove_extra: bool = ...,
+        dry_run: Literal[False] = ...,
+        default_region: str | None = ...,
+        progress: ProgressCallback | None = ...,
+        on_progress: Callable[[Progress], None] | None = ...,
+    ) -> SyncResult: ...
+
+    @overload
+    def sync(
+        self,
+        segment_id: str | int,
+        desired: Iterable[Any],
+        *,
+        remove_extra: bool = ...,
+        dry_run: Literal[True],
+        default_region: str | None = ...,
+        progress: ProgressCallback | None = ...,
+        on_progress: Callable[[Progress], None] | None = ...,
+    ) -> SyncPlan: ...
+
+    @overload
+    def sync(
+        self,
+        segment_id: str | int,
+        desired: Iterable[Any],
+        *,
+        remove_extra: bool = ...,
+        dry_run: bool,
+        default_region: str | None = ...,
+        progress: ProgressCallback | None = ...,
+        on_progress: Callable[[Progress], None] | None = ...,
+    ) -> SyncResult | SyncPlan: ...
 
     def sync(
         self,
@@ -290,36 +343,48 @@ class RecipientsAPI:
         remove_extra: bool = True,
         dry_run: bool = False,
         default_region: str | None = None,
-        progress: Callable[[str, int, int], None] | None = None,
-    ) -> Any:
-        """Make the segment's members equal ``desired`` (see :mod:`segmentkit.sync`).
+        progress: ProgressCallback | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
+    ) -> SyncResult | SyncPlan:
+        """Make the segment's members equal ``desired`` (see :mod:`segmentkit.membership.plan`).
 
-        Returns a :class:`~segmentkit.sync.SyncResult`; with ``dry_run`` only the plan.
+        Returns a :class:`~segmentkit.sync.SyncResult`; with ``dry_run`` the
+        :class:`~segmentkit.sync.SyncPlan` (which states its request estimate and duration).
+        With ``remove_extra`` a member is removed only when the input provably does not name
+        it; others are reported as ``held``.
         """
-        from .sync import sync_segment
-
-        return sync_segment(
-            self._client,
-            str(segment_id),
-            desired,
-            remove_extra=remove_extra,
-            dry_run=dry_run,
-            default_region=default_region,
-            progress=progress,
-        )
+        c = self._client
+        with _guard(c.provider):
+            return sync_segment(
+                c.adapter,
+                str(segment_id),
+                desired,
+                remove_extra=remove_extra,
+                dry_run=dry_run,
+                default_region=default_region,
+                progress=progress,
+                on_progress=on_progress,
+            )
 
     def apply(
         self,
         segment_id: str | int,
-        plan: Any,
+        plan: SyncPlan,
         *,
-        progress: Callable[[str, int, int], None] | None = None,
-    ) -> Any:
+        progress: ProgressCallback | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
+    ) -> SyncResult:
         """Apply a :class:`~segmentkit.sync.SyncPlan` from an earlier dry run, without
         reading the segment again."""
-        from .sync import apply_plan
+        c = self._client
+        with _guard(c.provider):
+            return apply_plan(
+                c.adapter, str(segment_id), plan, progress=progress, on_progress=on_progress
+            )
 
-        return apply_plan(self._client, str(segment_id), plan, progress=progress)
+
+def _accepts_ids(adapter: Provider) -> bool:
+    return bool(getattr(adapter, "accepts_ids_on_add", False))
 
 
 class Client:
@@ -388,98 +453,17 @@ class Client:
         if cap not in self.capabilities:
             raise self.adapter.unsupported(what, _HINTS.get(cap, ""))
 
-    def _coerce(self, item: Any, default_region: str | None, removing: bool) -> Recipient:
-        if isinstance(item, int) or (isinstance(item, str) and item.strip().isdigit() and removing):
-            return Recipient(id=str(item).strip())
-        return Recipient.parse(item, default_region=default_region)
-
-    def _strict_recipients(
-        self, items: Iterable[Any], default_region: str | None
-    ) -> list[Recipient]:
-        out = []
-        for i, item in enumerate(items):
-            try:
-                r = Recipient.parse(item, default_region=default_region)
-            except InvalidRecipientError as exc:
-                raise InvalidRecipientError(
-                    f"recipient #{i}: {exc.reason}", field=exc.field, value=exc.value
-                ) from None
-            if r.identity(self.channel) is None and not r.id:
-                raise InvalidRecipientError(
-                    f"recipient #{i} has no {_IDENTITY[self.channel]}", field=_FIELD[self.channel]
-                )
-            out.append(r)
-        return out
-
-    def _bulk(
-        self,
-        items: list[Any],
-        default_region: str | None,
-        call: Callable[[list[Recipient]], Sequence[ItemOutcome]],
-        *,
-        removing: bool,
-    ) -> BulkResult:
-        outcomes: dict[int, ItemOutcome] = {}
-        valid: list[Recipient] = []
-        origin: list[int] = []
-        seen: dict[str, int] = {}
-        channel = self.channel
-        accepts_ids = removing or self.adapter.accepts_ids_on_add
-        for i, item in enumerate(items):
-            try:
-                r = self._coerce(item, default_region, removing)
-            except InvalidRecipientError as exc:
-                outcomes[i] = ItemOutcome(
-                    index=i, status=OutcomeStatus.rejected, reason=exc.reason, input=item
-                )
-                continue
-            ident = r.identity(channel)
-            if ident is None and not (accepts_ids and r.id):
-                outcomes[i] = ItemOutcome(
-                    index=i,
-                    status=OutcomeStatus.rejected,
-                    recipient=r,
-                    input=item,
-                    reason=f"no {_IDENTITY[channel]}, which {self.provider} needs",
-                )
-                continue
-            problem = None if removing else self.adapter.recipient_problem(r)
-            if problem:
-                outcomes[i] = ItemOutcome(
-                    index=i, status=OutcomeStatus.rejected, recipient=r, input=item, reason=problem
-                )
-                continue
-            key = ident or f"id:{r.id}"
-            if key in seen:
-                outcomes[i] = ItemOutcome(
-                    index=i,
-                    status=OutcomeStatus.unchanged,
-                    recipient=r,
-                    input=item,
-                    reason=f"duplicate of item {seen[key]}",
-                )
-                continue
-            seen[key] = i
-            valid.append(r)
-            origin.append(i)
-        if valid:
-            with _guard(self.provider):
-                results = list(call(valid))
-            if len(results) != len(valid):
-                raise SegmentkitError(
-                    f"{self.provider} adapter returned {len(results)} outcomes for "
-                    f"{len(valid)} recipients"
-                )
-            for pos, res in enumerate(results):
-                i = origin[res.index if 0 <= res.index < len(valid) else pos]
-                outcomes[i] = res.model_copy(
-                    update={"index": i, "input": items[i], "recipient": res.recipient or valid[pos]}
-                )
-        return BulkResult(items=tuple(outcomes[i] for i in range(len(items))))
+    def _strict(self, items: Iterable[Any], default_region: str | None) -> list[Recipient]:
+        policy = Policy(
+            channel=self.channel,
+            provider=self.provider,
+            mode="add",
+            default_region=default_region,
+            accepts_ids=True,
+        )
+        return list(strict(items, policy))
 
 
-_IDENTITY = {"sms": "phone number (E.164)", "email": "email address"}
-_FIELD = {"sms": "phone", "email": "email"}
 _HINTS = {
     Capability.create_segment: "Create the segment in the platform's web app.",
     Capability.update_segment: "Change the segment in the platform's web app.",

@@ -34,7 +34,6 @@ adapter lacks raises :class:`UnsupportedOperationError` before any request.
 
 from __future__ import annotations
 
-import contextvars
 import json
 import re
 import threading
@@ -74,13 +73,7 @@ from .models import (
 from .redact import Redactor
 from .transport import Transport, parse_retry_after
 
-__all__ = ["NoSettings", "Provider", "progress_reporter", "walk_pages"]
-
-#: Set by long operations (sync, copy) so adapters can report items done without knowing
-#: who listens. Read in the calling thread only.
-progress_reporter: contextvars.ContextVar[Callable[[int], None] | None] = contextvars.ContextVar(
-    "segmentkit_progress", default=None
-)
+__all__ = ["NoSettings", "Provider", "walk_pages"]
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -100,6 +93,10 @@ _OPTIONAL = {
     "add_recipients": Capability.add_recipients,
     "remove_recipients": Capability.remove_recipients,
 }
+
+
+#: Operations a membership shape provides (the engine runs them over the shape's primitives).
+_MEMBERSHIP = frozenset({"add_recipients", "remove_recipients"})
 
 
 class NoSettings(BaseModel):
@@ -170,12 +167,21 @@ class Provider:
 
     @classmethod
     def capabilities(cls) -> frozenset[Capability]:
-        """The operations this adapter implements, derived from its overrides."""
-        return frozenset(
-            cap
-            for attr, cap in _OPTIONAL.items()
-            if getattr(cls, attr) is not getattr(Provider, attr)
-        )
+        """The operations this adapter implements: segment operations from its overrides,
+        adding and removing members from the membership shape it declares
+        (:mod:`segmentkit.adapter.stores`), or — adapter API 1.0, deprecated — from its own
+        ``add_recipients``/``remove_recipients`` overrides."""
+        from .adapter.stores import store_shape
+
+        shaped = store_shape(cls) is not None
+        caps = set()
+        for attr, cap in _OPTIONAL.items():
+            overridden = getattr(cls, attr) is not getattr(Provider, attr)
+            if attr in _MEMBERSHIP:
+                overridden = shaped or overridden
+            if overridden:
+                caps.add(cap)
+        return frozenset(caps)
 
     @classmethod
     def secret_values(cls, credentials: BaseModel) -> list[str]:
@@ -239,15 +245,16 @@ class Provider:
     def add_recipients(
         self, segment_id: str, recipients: Sequence[Recipient]
     ) -> Sequence[ItemOutcome]:
-        """Add valid, de-duplicated recipients; return one outcome per input, in order
-        (``index`` relative to ``recipients``). Optional."""
+        """Adapter API 1.0 (deprecated): add valid, de-duplicated recipients and return one
+        outcome per input. Implement a membership shape from :mod:`segmentkit.adapter.stores`
+        instead; an override is still called by the engine, with a ``DeprecationWarning``."""
         raise self.unsupported("adding recipients")
 
     def remove_recipients(
         self, segment_id: str, recipients: Sequence[Recipient]
     ) -> Sequence[ItemOutcome]:
-        """Remove recipients (matched by id, else by channel identity); one outcome per input.
-        A recipient already absent is ``unchanged``. Optional."""
+        """Adapter API 1.0 (deprecated): remove recipients; one outcome per input. Implement
+        a membership shape from :mod:`segmentkit.adapter.stores` instead."""
         raise self.unsupported("removing recipients")
 
     def recipient_problem(self, recipient: Recipient) -> str | None:
@@ -527,36 +534,23 @@ class Provider:
                     method, self.url(path), attempt, policy.delay(attempt, self.transport.rng), exc
                 )
 
-    def map_concurrent(
-        self, fn: Callable[[T], Any], items: Sequence[T], *, report: bool = True
-    ) -> list[Any]:
+    def map_concurrent(self, fn: Callable[[T], Any], items: Sequence[T]) -> list[Any]:
         """Apply ``fn`` to every item on a bounded thread pool (``concurrency`` option),
-        returning results in input order. ``fn`` should turn its own failures into outcomes.
-        Each finished item is reported to a listening long operation unless ``report`` is
-        false (e.g. for items re-sent in a later round, already counted)."""
-        reporter = progress_reporter.get() if report else None
+        returning results in input order; ``fn`` should turn its own failures into results.
+        A ``KeyboardInterrupt`` cancels the queued calls at once instead of waiting for them.
+        (Membership operations do not use it: the engine runs their concurrency.)"""
         workers = min(self.transport.options.concurrency, len(items))
         if workers <= 1:
-            out = []
-            for item in items:
-                out.append(fn(item))
-                if reporter is not None:
-                    reporter(1)
-            return out
+            return [fn(item) for item in items]
         results: list[Any] = [None] * len(items)
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=self.name) as pool:
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=self.name)
+        try:
             futures = {pool.submit(fn, item): i for i, item in enumerate(items)}
             for fut in as_completed(futures):
                 results[futures[fut]] = fut.result()
-                if reporter is not None:
-                    reporter(1)
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
         return results
-
-    def report_progress(self, done: int) -> None:
-        """Tell a listening long operation that ``done`` more items are finished."""
-        report = progress_reporter.get()
-        if report is not None and done:
-            report(done)
 
     def page_fetched(
         self, resource: str, page: int | None, items: int, total_pages: int | None

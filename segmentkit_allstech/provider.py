@@ -11,30 +11,25 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import requests
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from segmentkit.adapter.stores import AlreadyMember, PerMemberStore
 from segmentkit.errors import (
     APIError,
     AuthenticationError,
     InvalidRecipientError,
     NotFoundError,
-    OutcomeUnknownError,
-    SegmentkitError,
-    ServerError,
     UnexpectedResponseError,
     ValidationError,
     error_class_for_status,
 )
 from segmentkit.hookspecs import hookimpl
 from segmentkit.models import (
-    ItemOutcome,
     Operator,
-    OutcomeStatus,
     Page,
     Recipient,
     Rule,
@@ -239,23 +234,13 @@ def _is_envelope(body: Any) -> bool:
 # ---------------------------------------------------------------------------- adapter
 
 
-@dataclass
-class _Pending:
-    """One recipient being added: position, form, attempts so far, last uncertainty."""
-
-    index: int
-    recipient: Recipient
-    form: dict[str, tuple[None, str]]
-    attempts: int = 0
-    cause: str = ""
-
-
-class AllstechProvider(Provider):
+class AllstechProvider(Provider, PerMemberStore):
     """Adapter for the allstechnology e-mail marketing API (API-SPEC Part 2).
 
     Segments are listed, read and deleted; they are created and changed in the web app only.
-    Recipients are listed, added one request each (concurrently, reconciled by re-reading the
-    segment before any re-send) and removed by segment recipient id.
+    Recipients are listed, added one request each and removed by segment recipient id: a
+    :class:`~segmentkit.adapter.stores.PerMemberStore` (the engine sends concurrently and
+    reconciles by re-reading the segment before any re-send).
     """
 
     name = "allstech"
@@ -441,180 +426,43 @@ class AllstechProvider(Provider):
             "default_last_name settings"
         )
 
-    def add_recipients(
-        self, segment_id: str, recipients: Sequence[Recipient]
-    ) -> Sequence[ItemOutcome]:
-        sid = self._int_id(segment_id)
-        present = {r.email.lower() for r in self._recipients(sid) if r.email}
-        outcomes: dict[int, ItemOutcome] = {}
-        pending: list[_Pending] = []
-        for i, r in enumerate(recipients):
-            email = r.email or ""
-            if email.lower() in present:
-                outcomes[i] = ItemOutcome(
-                    index=i, status=OutcomeStatus.unchanged, recipient=r, reason="already a member"
-                )
-                continue
-            first, last = self._names(r)
-            form = {
-                "segment_id": (None, sid),
-                "first_name": (None, first or ""),
-                "last_name": (None, last or ""),
-                "email": (None, email),
-            }
-            pending.append(_Pending(i, r, form))
-        self.report_progress(len(outcomes))
-        self._store_rounds(sid, pending, outcomes)
-        return [outcomes[i] for i in range(len(recipients))]
+    # -- membership primitives (API-SPEC 2.3: one request per member)
 
-    def _store_one(self, item: _Pending) -> tuple[str, str]:
-        """One POST segment/email/store (multipart, API-SPEC 2.1). Never raises for a
-        platform answer: returns (status, reason) with status added/unchanged/rejected/failed
-        or ``uncertain`` when the write may or may not have been applied."""
-        item.attempts += 1
+    def members_by_identity(self, segment_id: str) -> Mapping[str, Sequence[str]]:
+        by_email: dict[str, list[str]] = {}
+        for m in self._recipients(segment_id):
+            if m.email and m.id:
+                # The platform may hold duplicates (Unknowns 10): every copy is listed.
+                by_email.setdefault(m.email.lower(), []).append(m.id)
+        return by_email
+
+    def add_member(self, segment_id: str, recipient: Recipient) -> None:
+        first, last = self._names(recipient)
+        form = {
+            "segment_id": (None, self._int_id(segment_id)),
+            "first_name": (None, first or ""),
+            "last_name": (None, last or ""),
+            "email": (None, recipient.email or ""),
+        }
         try:
-            # files= makes requests send multipart/form-data, as every documented example.
-            self.request("POST", "segment/email/store", files=item.form, idempotent=False)
-        except (OutcomeUnknownError, ServerError, UnexpectedResponseError) as exc:
-            return "uncertain", f"{type(exc).__name__}: {exc}"
+            # files= makes requests send multipart/form-data, as every documented example
+            # (API-SPEC 2.1). Sent once: the engine re-reads before any re-send.
+            self.request("POST", "segment/email/store", files=form, idempotent=False)
         except ValidationError as exc:
             if any(_TAKEN.search(m) for ms in exc.field_errors.values() for m in ms):
-                return "unchanged", "already a member"
-            return "rejected", str(exc)
-        except SegmentkitError as exc:
-            return "failed", f"{type(exc).__name__}: {exc}"
-        return "added", ""
+                raise AlreadyMember(str(exc)) from None
+            raise
 
-    def _store_rounds(
-        self, sid: str, pending: list[_Pending], outcomes: dict[int, ItemOutcome]
-    ) -> None:
-        """Rounds of concurrent POSTs. Writes whose outcome is unknown are reconciled by ONE
-        re-read of the segment per round (not one per item); those found are ``added``, the
-        rest are re-sent next round, within ``max_retries`` rounds (API-SPEC 2.3: one POST per
-        recipient, and the platform may store duplicates, Unknowns 10)."""
-        policy = self.transport.retry_policy
-        round_no = 0
-        while pending:
-            round_no += 1
-            # Progress is reported once per item, in the first round.
-            results = self.map_concurrent(self._store_one, pending, report=round_no == 1)
-            uncertain: list[_Pending] = []
-            for item, (status, reason) in zip(pending, results, strict=True):
-                if status == "uncertain":
-                    item.cause = reason
-                    uncertain.append(item)
-                else:
-                    self._settle(outcomes, item, OutcomeStatus(status), reason or None)
-            if not uncertain:
-                return
-            try:
-                present = {r.email.lower() for r in self._recipients(sid) if r.email}
-            except SegmentkitError as exc:
-                # Cannot look, so must not re-send: report what is known.
-                for item in uncertain:
-                    self._settle(
-                        outcomes,
-                        item,
-                        OutcomeStatus.failed,
-                        f"outcome unknown ({item.cause}) and the segment could not be "
-                        f"re-read: {type(exc).__name__}: {exc}",
-                    )
-                return
-            pending = []
-            for item in uncertain:
-                if (item.recipient.email or "").lower() in present:
-                    self._settle(outcomes, item, OutcomeStatus.added, None)
-                elif policy.can_retry(round_no):
-                    pending.append(item)
-                else:
-                    self._settle(
-                        outcomes,
-                        item,
-                        OutcomeStatus.failed,
-                        f"not stored after {item.attempts} attempts; last: {item.cause}",
-                    )
-            if pending:
-                self.schedule_retry(
-                    "POST",
-                    self.url("segment/email/store"),
-                    round_no,
-                    policy.delay(round_no, self.transport.rng),
-                    RuntimeError(f"{len(pending)} writes not applied"),
-                )
-
-    @staticmethod
-    def _settle(
-        outcomes: dict[int, ItemOutcome], item: _Pending, status: OutcomeStatus, reason: str | None
-    ) -> None:
-        outcomes[item.index] = ItemOutcome(
-            index=item.index,
-            status=status,
-            recipient=item.recipient,
-            reason=reason,
-            attempts=item.attempts,
+    def remove_member(self, segment_id: str, member_id: str) -> None:
+        # Deletion is by segment_recipient_id alone (API-SPEC 2.3); the engine only passes ids
+        # it read from this segment. "Record Not Found" on a retry means the lost first attempt
+        # removed it; on the first attempt it means already gone (NotFoundError).
+        self.request(
+            "DELETE",
+            "segment/email/delete",
+            params={"segment_recipient_id": member_id},
+            missing_ok_on_retry=True,
         )
-
-    def remove_recipients(
-        self, segment_id: str, recipients: Sequence[Recipient]
-    ) -> Sequence[ItemOutcome]:
-        # Deletion is by segment_recipient_id alone (API-SPEC 2.3). The segment is read once
-        # so that emails resolve to ids and an id from another segment is never deleted.
-        sid = self._int_id(segment_id)
-        members = self._recipients(sid)
-        by_id = {m.id: m for m in members if m.id}
-        by_email: dict[str, list[str]] = {}
-        for m in members:
-            if m.email and m.id:
-                by_email.setdefault(m.email.lower(), []).append(m.id)
-        plan: list[tuple[int, Recipient, list[str]]] = []
-        for i, r in enumerate(recipients):
-            ids: list[str] = []
-            if r.id and r.id in by_id:
-                ids = [r.id]
-            elif r.email:
-                # Every stored copy goes: the platform may hold duplicates (Unknowns 10).
-                ids = by_email.get(r.email.lower(), [])
-            plan.append((i, r, ids))
-
-        def remove(entry: tuple[int, Recipient, list[str]]) -> ItemOutcome:
-            i, r, ids = entry
-            if not ids:
-                return ItemOutcome(
-                    index=i, status=OutcomeStatus.unchanged, recipient=r, reason="not a member"
-                )
-            removed = 0
-            try:
-                for rid in ids:
-                    if self._delete_recipient(rid):
-                        removed += 1
-            except SegmentkitError as exc:
-                return ItemOutcome(
-                    index=i,
-                    status=OutcomeStatus.failed,
-                    recipient=r,
-                    reason=f"{type(exc).__name__}: {exc}",
-                )
-            if removed:
-                return ItemOutcome(index=i, status=OutcomeStatus.removed, recipient=r)
-            return ItemOutcome(
-                index=i, status=OutcomeStatus.unchanged, recipient=r, reason="already removed"
-            )
-
-        return self.map_concurrent(remove, plan)
-
-    def _delete_recipient(self, recipient_id: str) -> bool:
-        """DELETE one recipient; ``False`` when it was already gone ("Record Not Found",
-        API-SPEC 2.3). A retry that finds it gone means the lost first attempt removed it."""
-        try:
-            self.request(
-                "DELETE",
-                "segment/email/delete",
-                params={"segment_recipient_id": recipient_id},
-                missing_ok_on_retry=True,
-            )
-        except NotFoundError:
-            return False
-        return True
 
 
 @hookimpl

@@ -8,7 +8,6 @@ import itertools
 import json
 import math
 import re
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -62,8 +61,6 @@ _ORDER_FIELDS = {
 }
 #: Contact custom parameters that map to neutral recipient fields.
 _PROFILE_KEYS = ("email", "first_name", "last_name")
-#: Rounds of read-modify-write before giving up on a concurrently changed segment.
-_MERGE_ROUNDS = 4
 #: Exact English titles (API-SPEC 1.3); translated brands may differ, see error_from_response.
 _T_NO_BEARER = "The request is missing the Bearer Authentication header."
 _T_NO_ACCESS = "You do not have access to the API."
@@ -445,15 +442,6 @@ class _Cursor:
 
 
 _serials = itertools.count(1)
-#: One lock per (base URL, segment): read-modify-write of a segment's settings is serialised
-#: within this process, since the platform replaces settings whole and has no versions.
-_segment_locks: dict[tuple[str, str], threading.Lock] = {}
-_segment_locks_guard = threading.Lock()
-
-
-def _segment_lock(base_url: str, segment_id: str) -> threading.Lock:
-    with _segment_locks_guard:
-        return _segment_locks.setdefault((base_url, segment_id), threading.Lock())
 
 
 @dataclass

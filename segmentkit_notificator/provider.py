@@ -19,13 +19,14 @@ What the adapter does beyond plain calls:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from datetime import timezone
 from typing import Any
 
 import requests
 from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
 
+from segmentkit.adapter.stores import MemberSet, MemberSetStore, Refusal
 from segmentkit.errors import (
     APIError,
     AuthenticationError,
@@ -40,11 +41,10 @@ from segmentkit.errors import (
     ValidationError,
 )
 from segmentkit.hookspecs import hookimpl
+from segmentkit.membership import segment_lock
 from segmentkit.models import (
-    ItemOutcome,
     Match,
     Operator,
-    OutcomeStatus,
     Page,
     Recipient,
     Rule,
@@ -58,7 +58,6 @@ from ._wire import (
     _CONDITION_OF,
     _CONTINENTS,
     _COUNTRY_FIELDS,
-    _MERGE_ROUNDS,
     _OPERATOR_OF,
     _ORDER_FIELDS,
     _PAGE_IN_LINK,
@@ -77,7 +76,6 @@ from ._wire import (
     _platform_name,
     _platform_picks,
     _rules_of,
-    _segment_lock,
     _serials,
     _to_recipient,
     _to_segment,
@@ -93,7 +91,7 @@ __all__ = ["NotificatorProvider"]
 # ---------------------------------------------------------------------------------- the adapter
 
 
-class NotificatorProvider(Provider):
+class NotificatorProvider(Provider, MemberSetStore):
     """Adapter for 66text SMS platforms (notificatorsms.com, invionotifiche.it, …).
 
     Segments of type ``bulk`` (phone numbers) and ``custom`` (contact ids) are static;
@@ -442,7 +440,7 @@ class NotificatorProvider(Provider):
         match: Match | None,
     ) -> Segment:
         wanted_rules = self._rules_desired(rules, match or "all") if rules is not None else None
-        with _segment_lock(self.base_url, segment_id):
+        with segment_lock(self, segment_id):
             return self._update_segment(segment_id, name, recipients, wanted_rules, match)
 
     def _update_segment(
@@ -696,169 +694,113 @@ class NotificatorProvider(Provider):
             )
         return Page(items=items, page=cursor.page, total_pages=listing.total_pages, next_page=nxt)
 
-    # ------------------------------------------------------------------ add / remove
+    # ------------------------------------------------------------------ membership (whole list)
+    # 66text stores a static segment's members whole in ``settings`` and replaces them on every
+    # update (API-SPEC 1.6): a MemberSetStore. The engine locks, merges, reads back and builds
+    # the outcomes; these are the primitives.
 
-    def _members(self, wire: _WireSegment) -> set[Any]:
-        if wire.type == "bulk":
-            return {_phone_key(p) for p in wire.settings.phone_numbers if p}
-        return set(wire.settings.contacts_ids)
-
-    def _static_wire(self, segment_id: str, operation: str) -> _WireSegment:
+    def read_members(self, segment_id: str) -> MemberSet:
         wire, _ = self._get_wire(segment_id)
         if wire.type == "filter":
             raise self.unsupported(
-                f"{operation} a filter segment",
+                "changing the members of a filter segment",
                 "Its members follow its rules (API-SPEC 1.6); change the rules with "
                 "segments.update(rules=...) or the contacts' custom parameters instead.",
             )
-        return wire
+        return MemberSet(keys=_member_order(wire), context=wire)
 
-    def _merge(
-        self, segment_id: str, wire: _WireSegment, add: set[Any], remove: set[Any]
-    ) -> tuple[set[Any], str | None]:
-        """Read-modify-write until ``add`` is in and ``remove`` is out, re-reading after each
-        write so a member someone else added meanwhile is merged, not lost. Returns the
-        members the platform would not keep, and an error text if the loop gave up."""
-        dropped: set[Any] = set()
-        for _ in range(_MERGE_ROUNDS):
-            members = self._members(wire)
-            target_add = add - dropped
-            if target_add <= members and not (remove & members):
-                return dropped, None
-            order: list[Any]
-            if wire.type == "bulk":
-                order = [_phone_key(p) for p in wire.settings.phone_numbers if p]
-            else:
-                order = list(wire.settings.contacts_ids)
-            kept = [m for m in dict.fromkeys(order) if m not in remove]
-            kept += sorted(target_add - set(kept), key=str)
-            desired = (
-                _Desired("bulk", phones=[str(m) for m in kept])
-                if wire.type == "bulk"
-                else _Desired("custom", ids=[int(m) for m in kept])
-            )
-            try:
-                fresh, _ = self._write_settings(segment_id, wire.name or "", desired, wire)
-            except SegmentkitError as exc:
-                return dropped, str(exc)
-            now = self._members(fresh)
-            lost = target_add - now
-            if lost and lost != target_add:
-                # Some of ours stuck and these did not: the platform drops them (unknown or
-                # opted-out contact ids, API-SPEC 1.6), not a concurrent overwrite.
-                dropped |= lost
-            wire = fresh
-        members = self._members(wire)
-        if (add - dropped) <= members and not (remove & members):
-            return dropped, None
-        return dropped, "the segment kept changing underneath; gave up after re-reading"
-
-    def add_recipients(
-        self, segment_id: str, recipients: Sequence[Recipient]
-    ) -> Sequence[ItemOutcome]:
-        with _segment_lock(self.base_url, segment_id):
-            return self._add(segment_id, recipients)
-
-    def _add(self, segment_id: str, recipients: Sequence[Recipient]) -> list[ItemOutcome]:
-        wire = self._static_wire(segment_id, "adding recipients to")
-        keys: list[Any] = []  # member key per recipient, or a failure reason (str in reasons)
-        reasons: dict[int, str] = {}
+    def member_keys(
+        self,
+        segment_id: str,
+        current: MemberSet,
+        recipients: Sequence[Recipient],
+        *,
+        create: bool,
+    ) -> Sequence[Hashable | Refusal | None]:
+        wire: _WireSegment = current.context
+        if not create:
+            return self._removal_keys(wire, recipients)
+        keys: list[Hashable | Refusal | None] = []
         if wire.type == "bulk":
             by_id = self._contacts_by_id([r for r in recipients if not r.phone])
             with_profile = [r for r in recipients if r.phone and _has_profile(r)]
-            if with_profile:
-                made = self._ensure_contacts(with_profile)
-                for i, r in enumerate(recipients):
-                    if isinstance(made.get(r.phone or ""), str):
-                        reasons[i] = str(made[r.phone or ""])
-            for i, r in enumerate(recipients):
+            # bulk creates bare contacts; make them first so names and fields survive.
+            made = self._ensure_contacts(with_profile) if with_profile else {}
+            for r in recipients:
                 phone = r.phone or by_id.get(r.id or "")
-                if phone is None:
-                    reasons.setdefault(i, f"no contact with id {r.id} in this account")
-                keys.append(_phone_key(phone) if phone else None)
-        else:
-            contacts = self._ensure_contacts([r for r in recipients if r.phone])
-            for i, r in enumerate(recipients):
-                found: Any = contacts.get(r.phone) if r.phone else None
-                if r.phone and isinstance(found, str):
-                    reasons[i] = found
-                    keys.append(None)
-                elif isinstance(found, _WireContact) and found.has_opted_out:
-                    reasons[i] = "the contact has opted out; the platform drops opted-out contacts"
-                    keys.append(None)
-                elif isinstance(found, _WireContact):
-                    keys.append(found.id)
-                elif r.id and r.id.isdigit():
-                    keys.append(int(r.id))
+                if isinstance(made.get(r.phone or ""), str):
+                    keys.append(Refusal(str(made[r.phone or ""])))
+                elif phone is None:
+                    keys.append(Refusal(f"no contact with id {r.id} in this account"))
                 else:
-                    reasons[i] = f"contact id {r.id!r} is not a number"
-                    keys.append(None)
-        before = self._members(wire)
-        wanted = {k for i, k in enumerate(keys) if i not in reasons and k is not None}
-        dropped, error = self._merge(segment_id, wire, wanted, set())
-        out = []
-        for i, (r, k) in enumerate(zip(recipients, keys, strict=True)):
-            if i in reasons or k is None:
-                status, reason = OutcomeStatus.failed, reasons.get(i, "no phone number")
-            elif k in before:
-                status, reason = OutcomeStatus.unchanged, "already a member"
-            elif k in dropped:
-                status = OutcomeStatus.failed
-                reason = "the platform did not keep it (unknown contact id or opted out)"
-            elif error is not None:
-                status, reason = OutcomeStatus.failed, error
+                    keys.append(_phone_key(phone))
+            return keys
+        contacts = self._ensure_contacts([r for r in recipients if r.phone])
+        for r in recipients:
+            found: Any = contacts.get(r.phone) if r.phone else None
+            if r.phone and isinstance(found, str):
+                keys.append(Refusal(found))
+            elif isinstance(found, _WireContact) and found.has_opted_out:
+                keys.append(
+                    Refusal("the contact has opted out; the platform drops opted-out contacts")
+                )
+            elif isinstance(found, _WireContact):
+                keys.append(found.id)
+            elif r.id and r.id.isascii() and r.id.isdigit():
+                keys.append(int(r.id))
             else:
-                status, reason = OutcomeStatus.added, None
-            out.append(ItemOutcome(index=i, status=status, recipient=r, reason=reason, attempts=1))
-        return out
+                keys.append(Refusal(f"contact id {r.id!r} is not a number"))
+        return keys
+
+    def _removal_keys(
+        self, wire: _WireSegment, recipients: Sequence[Recipient]
+    ) -> list[Hashable | Refusal | None]:
+        keys: list[Hashable | Refusal | None] = []
+        if wire.type == "bulk":
+            by_id = self._contacts_by_id([r for r in recipients if not r.phone])
+            for r in recipients:
+                phone = r.phone or by_id.get(r.id or "")
+                keys.append(_phone_key(phone) if phone else None)
+            return keys
+        phones = [r.phone for r in recipients if r.phone and not r.id]
+        found = self._find_contacts(phones) if phones else {}
+        for r in recipients:
+            if r.id and r.id.isascii() and r.id.isdigit():
+                keys.append(int(r.id))
+            elif r.phone and r.phone in found:
+                keys.append(found[r.phone].id)
+            else:
+                keys.append(None)
+        return keys
+
+    def write_members(
+        self, segment_id: str, current: MemberSet, keys: Sequence[Hashable]
+    ) -> MemberSet:
+        wire: _WireSegment = current.context
+        desired = (
+            _Desired("bulk", phones=[str(k) for k in keys])
+            if wire.type == "bulk"
+            else _Desired("custom", ids=[int(str(k)) for k in keys])
+        )
+        fresh, _ = self._write_settings(segment_id, wire.name or "", desired, wire)
+        return MemberSet(keys=_member_order(fresh), context=fresh)
 
     def _contacts_by_id(self, recipients: Sequence[Recipient]) -> dict[str, str]:
         """Phone of each id-only recipient's contact (GET per id)."""
         out: dict[str, str] = {}
         for r in recipients:
-            if r.id and r.id.isdigit():
+            if r.id and r.id.isascii() and r.id.isdigit():
                 contact = self._contact(int(r.id))
                 if contact is not None and contact.phone_number:
                     out[r.id] = contact.phone_number
         return out
 
-    def remove_recipients(
-        self, segment_id: str, recipients: Sequence[Recipient]
-    ) -> Sequence[ItemOutcome]:
-        with _segment_lock(self.base_url, segment_id):
-            return self._remove(segment_id, recipients)
 
-    def _remove(self, segment_id: str, recipients: Sequence[Recipient]) -> list[ItemOutcome]:
-        wire = self._static_wire(segment_id, "removing recipients from")
-        keys: list[Any] = []
-        if wire.type == "bulk":
-            by_id = self._contacts_by_id([r for r in recipients if not r.phone])
-            for r in recipients:
-                phone = r.phone or by_id.get(r.id or "")
-                keys.append(_phone_key(phone) if phone else None)
-        else:
-            phones = [r.phone for r in recipients if r.phone and not r.id]
-            found = self._find_contacts(phones) if phones else {}
-            for r in recipients:
-                if r.id and r.id.isdigit():
-                    keys.append(int(r.id))
-                elif r.phone and r.phone in found:
-                    keys.append(found[r.phone].id)
-                else:
-                    keys.append(None)
-        before = self._members(wire)
-        gone = {k for k in keys if k is not None and k in before}
-        _, error = self._merge(segment_id, wire, set(), gone)
-        out = []
-        for i, (r, k) in enumerate(zip(recipients, keys, strict=True)):
-            if k is None or k not in before:
-                status, reason = OutcomeStatus.unchanged, "not a member"
-            elif error is not None:
-                status, reason = OutcomeStatus.failed, error
-            else:
-                status, reason = OutcomeStatus.removed, None
-            out.append(ItemOutcome(index=i, status=status, recipient=r, reason=reason, attempts=1))
-        return out
+def _member_order(wire: _WireSegment) -> tuple[Hashable, ...]:
+    """A static segment's member keys in stored order: E.164 phones (bulk) or contact ids."""
+    if wire.type == "bulk":
+        return tuple(dict.fromkeys(_phone_key(p) for p in wire.settings.phone_numbers if p))
+    return tuple(dict.fromkeys(wire.settings.contacts_ids))
 
 
 def _has_profile(r: Recipient) -> bool:

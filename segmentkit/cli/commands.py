@@ -11,7 +11,7 @@ from ..client import Client
 from ..errors import ConfigurationError, NotFoundError
 from ..models import Capability, ItemOutcome, OutcomeStatus, Recipient, Segment
 from ..plugins import Registry
-from ..sync import SyncResult, copy_segment
+from ..sync import SyncPlan, SyncResult, copy_segment
 from .accounts import parse_endpoint
 from .app import EXIT_FAILED, Session, cli, json_option
 from .csvio import CsvTable, read_csv, recipient_dict, recipients_to_csv, recipients_to_json
@@ -149,7 +149,7 @@ def _line_for(table: CsvTable | None, o: ItemOutcome) -> int | None:
     return table.line_of(o.index) if table is not None and o.index >= 0 else None
 
 
-def sync_dict(result: SyncResult, table: CsvTable | None = None) -> dict[str, Any]:
+def sync_dict(result: SyncResult | SyncPlan, table: CsvTable | None = None) -> dict[str, Any]:
     """A sync or copy result as JSON data."""
     plan = result.plan
     return {
@@ -175,7 +175,7 @@ def sync_dict(result: SyncResult, table: CsvTable | None = None) -> dict[str, An
 
 
 def show_plan(
-    out: Output, result: SyncResult, table: CsvTable | None = None, limit: int = 40
+    out: Output, result: SyncResult | SyncPlan, table: CsvTable | None = None, limit: int = 40
 ) -> None:
     """Print the plan of a sync or copy as a table: additions, removals, rejections."""
     plan = result.plan
@@ -208,7 +208,9 @@ def show_plan(
         out.say(f"{title}: nothing to change")
 
 
-def finish_sync(session: Session, result: SyncResult, table: CsvTable | None, what: str) -> None:
+def finish_sync(
+    session: Session, result: SyncResult | SyncPlan, table: CsvTable | None, what: str
+) -> None:
     """Print the summary (or JSON) of a sync/copy and exit 1 when anything was rejected or
     failed (including CSV rows that were skipped)."""
     out = session.out
@@ -524,7 +526,7 @@ def sync(
         default_region=default_region,
     )
     show_plan(out, plan_only, table)
-    result: SyncResult = plan_only
+    result: SyncResult | SyncPlan = plan_only
     if not dry_run:
         # Apply the plan just shown; the segment is not read a second time.
         with out.progress(f"sync {seg.name}") as progress:

@@ -15,12 +15,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from ..adapter.stores import BatchStore, ItemResult
 from ..hookspecs import hookimpl
 from ..models import (
-    ItemOutcome,
     Match,
     Operator,
-    OutcomeStatus,
     Page,
     Recipient,
     Rule,
@@ -126,7 +125,7 @@ def _member(r: Recipient) -> dict[str, Any]:
     }
 
 
-class MemoryProvider(Provider):
+class MemoryProvider(Provider, BatchStore):
     """Reference adapter for the in-memory JSON platform used in tests."""
 
     name = "memory"
@@ -136,6 +135,7 @@ class MemoryProvider(Provider):
     fake = "segmentkit.testing.memory_fake:MemoryPlatform"
     secret_headers = frozenset({"x-api-key"})
     max_page_size = 100
+    max_batch = 100
 
     class Credentials(BaseModel):
         """``api_key``: the account key (``X-Api-Key`` header)."""
@@ -244,9 +244,9 @@ class MemoryProvider(Provider):
             next_page=number + 1 if number < listing.total_pages else None,
         )
 
-    def add_recipients(
-        self, segment_id: str, recipients: Sequence[Recipient]
-    ) -> Sequence[ItemOutcome]:
+    # -- membership primitives: idempotent batch endpoints (a BatchStore)
+
+    def add_batch(self, segment_id: str, recipients: Sequence[Recipient]) -> Sequence[ItemResult]:
         # Members are upserted by email, so re-sending the batch cannot duplicate anyone, and
         # the Idempotency-Key makes a re-sent batch answer with the original per-item results.
         body = self.request(
@@ -256,44 +256,37 @@ class MemoryProvider(Provider):
             idempotent=True,
             headers={"Idempotency-Key": uuid.uuid4().hex},
         )
-        results = body.get("results") if isinstance(body, dict) else None
-        if not isinstance(results, list) or len(results) != len(recipients):
-            results = [{"status": "added"}] * len(recipients)
         return [
-            ItemOutcome(
-                index=i,
-                recipient=r,
-                status=OutcomeStatus.unchanged
-                if res.get("status") == "exists"
-                else OutcomeStatus.added,
-                reason="already a member" if res.get("status") == "exists" else None,
-            )
-            for i, (r, res) in enumerate(zip(recipients, results, strict=True))
+            ItemResult("unchanged", "already a member")
+            if res.get("status") == "exists"
+            else ItemResult("added")
+            for res in _results(body, len(recipients), "added")
         ]
 
-    def remove_recipients(
+    def remove_batch(
         self, segment_id: str, recipients: Sequence[Recipient]
-    ) -> Sequence[ItemOutcome]:
+    ) -> Sequence[ItemResult]:
         body = self.request(
             "POST",
             f"segments/{segment_id}/members/delete",
             idempotent=True,
             json_body={"members": [{"id": r.id, "email": r.email} for r in recipients]},
         )
-        results = body.get("results") if isinstance(body, dict) else None
-        if not isinstance(results, list) or len(results) != len(recipients):
-            results = [{"status": "removed"}] * len(recipients)
         return [
-            ItemOutcome(
-                index=i,
-                recipient=r,
-                status=OutcomeStatus.removed
-                if res.get("status") == "removed"
-                else OutcomeStatus.unchanged,
-                reason=None if res.get("status") == "removed" else "not a member",
-            )
-            for i, (r, res) in enumerate(zip(recipients, results, strict=True))
+            ItemResult("removed")
+            if res.get("status") == "removed"
+            else ItemResult("unchanged", "not a member")
+            for res in _results(body, len(recipients), "removed")
         ]
+
+
+def _results(body: Any, n: int, default: str) -> list[dict[str, Any]]:
+    """The per-item results of a batch answer (the platform's own; a short or missing list
+    means every item got the default)."""
+    results = body.get("results") if isinstance(body, dict) else None
+    if not isinstance(results, list) or len(results) != n:
+        return [{"status": default}] * n
+    return [r if isinstance(r, dict) else {} for r in results]
 
 
 @hookimpl

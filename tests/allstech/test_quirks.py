@@ -624,20 +624,17 @@ def test_fake_validates_email_and_segment_id() -> None:
 
 def test_add_reports_progress_once_per_item_across_retry_rounds(srv: FakeServer) -> None:
     """API-SPEC 2.3: retry rounds re-send some POSTs, yet progress counts each item once."""
-    from segmentkit.provider import progress_reporter
-
     p = platform(srv)
     sid = p.seed_segment("progress", [ADA])
     srv.faults.add("reset", 1.0, methods=("POST",), limit=3)
-    reports: list[int] = []
+    reports: list[tuple[str, int, int]] = []
     people = [ADA] + [
         Recipient(email=f"q{i}@example.com", first_name="Q", last_name=str(i)) for i in range(5)
     ]
-    token = progress_reporter.set(reports.append)
-    try:
-        result = srv.client().recipients.add(sid, people)
-    finally:
-        progress_reporter.reset(token)
+    result = srv.client().recipients.add(
+        sid, people, progress=lambda phase, done, total: reports.append((phase, done, total))
+    )
     assert [o.status for o in result] == [OutcomeStatus.unchanged] + [OutcomeStatus.added] * 5
     assert srv.log.count("POST") == 8, "three writes were re-sent"
-    assert sum(reports) == len(people)
+    assert max(done for _, done, _ in reports) == len(people)
+    assert reports[-1] == ("adding", len(people), len(people))

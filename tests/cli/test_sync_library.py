@@ -20,10 +20,15 @@ def test_sync_plan_lists_adds_removes_unchanged_and_rejected(memory):
     result = client.recipients.sync(sid, desired, dry_run=True)
     plan = result.plan
     assert [r.email for r in plan.to_add] == ["c@example.com"]
-    assert [r.email for r in plan.to_remove] == ["a@example.com"]
     assert [r.email for r in plan.unchanged] == ["b@example.com"]
     assert sorted(o.index for o in plan.rejected) == [2, 3]
     assert all(o.reason for o in plan.rejected)
+    # "not-an-email" names no valid identity, so the input may still mean a@: its removal is
+    # held, not planned (issue 12 §1). Without that row a@ is removed.
+    assert plan.to_remove == []
+    assert [h.recipient.email for h in plan.held] == ["a@example.com"]
+    clean = client.recipients.sync(sid, desired[:2] + desired[3:], dry_run=True)
+    assert [r.email for r in clean.to_remove] == ["a@example.com"]
 
 
 def test_sync_applies_plan_and_members_match(memory):
@@ -174,3 +179,52 @@ def fake_pair(registry):
     from segmentkit.testing import fake
 
     return fake("memory", "socket", registry=registry, seed=9)
+
+
+def test_copy_creates_no_empty_segment_when_nothing_can_be_copied(registry, memory):
+    sid = memory.platform.seed_segment("src", [])
+    memory.platform.segments[int(sid)].members["sms-only"] = {"id": 99, "phone": "+393331234567"}
+    with fake_pair(registry) as dst_srv:
+        before = set(dst_srv.platform.segment_ids())
+        result = segmentkit.copy_segment(memory.client(), sid, dst_srv.client())
+        assert set(dst_srv.platform.segment_ids()) == before, "no empty segment created"
+    assert not result.created
+    assert result.segment_id == ""
+    assert any("no segment created" in n for n in result.notes)
+    assert len(result.plan.rejected) == 1
+
+
+def test_copy_remove_extra_keeps_target_members_a_rejected_source_member_names(registry, memory):
+    """The SMS-only source member lacks the target's identity (email) but its phone is a
+    target member's phone: that target member is held, not removed (issue 12 §1)."""
+    sid = memory.platform.seed_segment("src", [])
+    memory.platform.segments[int(sid)].members["sms-only"] = {"id": 99, "phone": "+393331234567"}
+    with fake_pair(registry) as dst_srv:
+        dst_id = dst_srv.platform.seed_segment("dst", [])
+        dst_srv.platform.segments[int(dst_id)].members["keep@example.com"] = {
+            "id": 5,
+            "email": "keep@example.com",
+            "phone": "+393331234567",
+        }
+        dst_srv.platform.segments[int(dst_id)].members["gone@example.com"] = {
+            "id": 6,
+            "email": "gone@example.com",
+        }
+        result = segmentkit.copy_segment(
+            memory.client(), sid, dst_srv.client(), target_segment_id=dst_id, remove_extra=True
+        )
+        assert dst_srv.platform.member_identities(dst_id) == ["keep@example.com"]
+    assert [h.recipient.email for h in result.held] == ["keep@example.com"]
+    assert "held 1" in result.summary()
+    assert result.counts()["removed"] == 1
+
+
+def test_sync_dry_run_returns_the_plan_with_its_cost(memory):
+    sid = memory.platform.seed_segment("s", PEOPLE)
+    client = memory.client()
+    plan = client.recipients.sync(sid, ["z@example.com"], dry_run=True)
+    assert isinstance(plan, segmentkit.sync.SyncPlan)
+    assert plan.requests_estimate == 2, "one add batch and one remove batch"
+    applied = client.recipients.apply(sid, plan)
+    assert isinstance(applied, segmentkit.sync.SyncResult)
+    assert memory.platform.member_identities(sid) == ["z@example.com"]

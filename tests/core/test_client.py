@@ -297,13 +297,23 @@ def test_sync_plans_and_applies_the_difference(any_srv):
     client = any_srv.client()
     result = client.recipients.sync(sid, ["b@example.com", "c@example.com", "bad@"])
     assert [r.email for r in result.plan.to_add] == ["c@example.com"]
-    assert [r.email for r in result.plan.to_remove] == ["a@example.com"]
     assert [r.email for r in result.plan.unchanged] == ["b@example.com"]
     assert [o.index for o in result.plan.rejected] == [2]
     assert not result.dry_run
-    assert any_srv.platform.member_emails(sid) == ["b@example.com", "c@example.com"]
+    # "bad@" names no valid identity: it may have meant a@, whose removal is held (issue 12).
+    assert result.plan.to_remove == []
+    assert [h.recipient.email for h in result.held] == ["a@example.com"]
+    assert any_srv.platform.member_emails(sid) == [
+        "a@example.com",
+        "b@example.com",
+        "c@example.com",
+    ]
     assert result.counts()["added"] == 1
-    assert result.counts()["removed"] == 1
+    assert result.counts()["held"] == 1
+    clean = client.recipients.sync(sid, ["b@example.com", "c@example.com"])
+    assert [r.email for r in clean.plan.to_remove] == ["a@example.com"]
+    assert any_srv.platform.member_emails(sid) == ["b@example.com", "c@example.com"]
+    assert clean.counts()["removed"] == 1
 
 
 def test_sync_second_run_sends_no_writes(any_srv):

@@ -81,3 +81,178 @@ def test_every_hook_is_documented_and_exercised(hook):
         if p.name != "test_meta.py"
     )
     assert used, f"no test exercises {hook}"
+
+
+# ---------------------------------------------------------------- structure of the core (issue 11)
+
+PACKAGE = ROOT / "segmentkit"
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(ROOT).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _is_type_checking(node: ast.If) -> bool:
+    test = node.test
+    return getattr(test, "id", None) == "TYPE_CHECKING" or getattr(test, "attr", None) == (
+        "TYPE_CHECKING"
+    )
+
+
+def _imports(path: Path, modules: set[str]) -> set[str]:
+    """Every segmentkit module ``path`` imports, at any depth (functions included), except
+    inside ``if TYPE_CHECKING:``. ``from pkg import name`` counts ``pkg.name`` when that is a
+    module, else ``pkg``."""
+    name = _module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    out: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and _is_type_checking(node):
+            for child in node.orelse:
+                visit(child)
+            return
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name in modules:
+                    out.add(alias.name)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            for alias in node.names:
+                sub = f"{target}.{alias.name}"
+                if sub in modules:
+                    out.add(sub)
+                elif target in modules:
+                    out.add(target)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    out.discard(name)
+    return out
+
+
+def _import_graph() -> dict[str, set[str]]:
+    paths = sorted(PACKAGE.rglob("*.py"))
+    modules = {_module_name(p) for p in paths}
+    return {_module_name(p): _imports(p, modules) for p in paths}
+
+
+def _find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def dfs(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            # A package's own __init__ re-exporting its modules is not a cycle back into it.
+            if node.startswith(nxt + "."):
+                continue
+            if state.get(nxt) == 1:
+                return [*stack[stack.index(nxt) :], nxt]
+            if nxt not in state:
+                found = dfs(nxt)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state:
+            found = dfs(node)
+            if found:
+                return found
+    return None
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert _find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_no_import_cycle_in_segmentkit():
+    graph = _import_graph()
+    assert "segmentkit.membership.engine" in graph
+    cycle = _find_cycle(graph)
+    assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+def test_the_graph_sees_function_level_imports():
+    graph = _import_graph()
+    # plan.read_members imports walk_pages inside a function: still an edge.
+    assert "segmentkit.provider" in graph["segmentkit.membership.plan"]
+
+
+ADAPTERS = [
+    ROOT / "segmentkit_notificator",
+    ROOT / "segmentkit_allstech",
+    ROOT / "examples" / "segmentkit_example" / "segmentkit_example",
+    ROOT / "segmentkit" / "testing" / "memory.py",
+]
+
+
+def _adapter_files() -> list[Path]:
+    out: list[Path] = []
+    for base in ADAPTERS:
+        out += [base] if base.is_file() else sorted(base.rglob("*.py"))
+    return out
+
+
+@pytest.mark.parametrize("path", _adapter_files(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_adapter_module_imports_a_private_segmentkit_name(path):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    in_core = path.is_relative_to(PACKAGE)
+    bad = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            if in_core and node.level:
+                module = "segmentkit." + module  # memory.py: relative imports of the core
+            elif not module.startswith("segmentkit") or module.startswith("segmentkit_"):
+                continue
+            parts = module.split(".")
+            bad += [module for p in parts if p.startswith("_") and p != "__future__"]
+            bad += [f"{module}.{a.name}" for a in node.names if a.name.startswith("_")]
+        elif isinstance(node, ast.Import):
+            bad += [
+                a.name
+                for a in node.names
+                if a.name.startswith("segmentkit.")
+                and any(p.startswith("_") for p in a.name.split("."))
+            ]
+    assert bad == [], f"{path.name} imports private segmentkit names: {bad}"
+
+
+@pytest.mark.parametrize("name", PROVIDERS)
+def test_every_adapter_declares_exactly_one_membership_shape_or_none(name):
+    from segmentkit.adapter.stores import STORE_SHAPES, store_shape
+    from segmentkit.membership.engine import legacy_overrides
+
+    cls = segmentkit.default_registry().get(name)
+    shapes = [s for s in STORE_SHAPES if issubclass(cls, s)]
+    assert len(shapes) <= 1, f"{name} declares {len(shapes)} membership shapes"
+    assert store_shape(cls) in (None, *shapes)
+    # Built-in adapters never take the deprecated 1.0 path (it warns).
+    assert not legacy_overrides(cls), f"{name} overrides add/remove_recipients itself"
+
+
+def test_store_shape_refuses_two_shapes():
+    from segmentkit.adapter.stores import BatchStore, PerMemberStore, store_shape
+
+    class Both(PerMemberStore, BatchStore):
+        pass
+
+    with pytest.raises(TypeError):
+        store_shape(Both)

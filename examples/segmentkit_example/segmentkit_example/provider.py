@@ -5,28 +5,30 @@ Its API: ``X-Token`` header; ``GET lists?cursor=&limit=`` → ``{"lists": [...],
 ``POST lists/{id}/subscribers`` (form ``msisdn``, ``name``) → 201, a second POST of the same
 number adds it twice (so a lost answer must be looked up, not re-sent);
 ``GET lists/{id}/subscribers/{msisdn}`` → 200 or 404; ``DELETE lists/{id}/subscribers/{msisdn}``.
+
+It is the adapter to copy: declarations, segment reads, and the three primitives of one
+membership shape (:class:`~segmentkit.adapter.stores.PerMemberStore`). No loops over retries,
+no threads, no outcomes: the core does those.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from segmentkit import (
-    ItemOutcome,
-    NotFoundError,
-    OutcomeStatus,
     Page,
     Provider,
     Recipient,
     Segment,
     SegmentKind,
-    SegmentkitError,
     SegmentQuery,
 )
+from segmentkit.adapter.stores import PerMemberStore
 from segmentkit.hookspecs import hookimpl
+from segmentkit.provider import walk_pages
 
 __all__ = ["ExampleProvider"]
 
@@ -72,7 +74,7 @@ def _to_recipient(wire: _WireSubscriber, raw: dict[str, Any]) -> Recipient:
     return Recipient(id=wire.msisdn, phone=wire.msisdn, name=wire.name, raw=raw)
 
 
-class ExampleProvider(Provider):
+class ExampleProvider(Provider, PerMemberStore):
     """Adapter for the Smoke Signals SMS platform."""
 
     name = "example"
@@ -116,57 +118,37 @@ class ExampleProvider(Provider):
         ]
         return Page(items=items, next_page=wire.next_cursor)
 
-    def _is_member(self, segment_id: str, phone: str) -> bool:
-        try:
-            self.request("GET", f"lists/{segment_id}/subscribers/{phone}")
-        except NotFoundError:
-            return False
-        return True
+    # -- membership: one request per subscriber, so a PerMemberStore. These three
+    # primitives are all an adapter writes; the engine adds concurrently, re-reads the list
+    # once per round when an answer was lost (a second POST would store the number twice),
+    # removes every stored copy, and builds every outcome.
 
-    def add_recipients(
-        self, segment_id: str, recipients: Sequence[Recipient]
-    ) -> Sequence[ItemOutcome]:
-        self.get_segment(segment_id)  # a missing list fails the whole call, once
+    def members_by_identity(self, segment_id: str) -> Mapping[str, Sequence[str]]:
+        members: dict[str, list[str]] = {}
+        for page in walk_pages(lambda cursor: self.list_recipients(segment_id, cursor)):
+            for r in page.items:
+                if r.phone:
+                    members.setdefault(r.phone, []).append(r.id or r.phone)
+        return members
 
-        def add_one(pair: tuple[int, Recipient]) -> ItemOutcome:
-            i, r = pair
-            phone = r.phone or ""
-            try:
-                if self._is_member(segment_id, phone):
-                    return ItemOutcome(
-                        index=i, status=OutcomeStatus.unchanged, reason="already a member"
-                    )
-                # Not safe to repeat: if the answer is lost, look the number up first.
-                self.write(
-                    "POST",
-                    f"lists/{segment_id}/subscribers",
-                    data={"msisdn": phone, "name": r.display_name},
-                    reconcile=lambda: True if self._is_member(segment_id, phone) else None,
-                )
-            except SegmentkitError as exc:
-                return ItemOutcome(index=i, status=OutcomeStatus.failed, reason=str(exc))
-            return ItemOutcome(index=i, status=OutcomeStatus.added)
+    def add_member(self, segment_id: str, recipient: Recipient) -> None:
+        # Not safe to repeat: sent once; a lost answer is looked up by the engine.
+        self.request(
+            "POST",
+            f"lists/{segment_id}/subscribers",
+            data={"msisdn": recipient.phone or "", "name": recipient.display_name},
+            idempotent=False,
+        )
 
-        return self.map_concurrent(add_one, list(enumerate(recipients)))
-
-    def remove_recipients(
-        self, segment_id: str, recipients: Sequence[Recipient]
-    ) -> Sequence[ItemOutcome]:
-        out = []
-        for i, r in enumerate(recipients):
-            phone = r.phone or r.id or ""
-            try:
-                self.request("DELETE", f"lists/{segment_id}/subscribers/{phone}", allow_empty=True)
-            except NotFoundError:
-                out.append(
-                    ItemOutcome(index=i, status=OutcomeStatus.unchanged, reason="not a member")
-                )
-                continue
-            except SegmentkitError as exc:
-                out.append(ItemOutcome(index=i, status=OutcomeStatus.failed, reason=str(exc)))
-                continue
-            out.append(ItemOutcome(index=i, status=OutcomeStatus.removed))
-        return out
+    def remove_member(self, segment_id: str, member_id: str) -> None:
+        # A DELETE retried after a lost answer finds 404 when the first one was applied:
+        # that is success (missing_ok_on_retry); a 404 on the first try means already gone.
+        self.request(
+            "DELETE",
+            f"lists/{segment_id}/subscribers/{member_id}",
+            allow_empty=True,
+            missing_ok_on_retry=True,
+        )
 
 
 @hookimpl

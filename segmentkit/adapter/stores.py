@@ -1,0 +1,151 @@
+"""The three membership shapes a platform can have, as base classes an adapter inherits.
+
+An adapter declares which shape its platform has by inheriting exactly one of
+:class:`MemberSetStore`, :class:`PerMemberStore` or :class:`BatchStore` (or none: then the
+segment's members cannot be changed through segmentkit). It implements only the short
+primitives of that shape; :mod:`segmentkit.membership.engine` owns everything around them —
+the per-segment lock, read-modify-write rounds with read-back, reconcile rounds, chunking,
+concurrency, progress and every :class:`~segmentkit.models.ItemOutcome`.
+
+The shapes are nominal base classes rather than structural ``Protocol`` s: an adapter *says*
+which shape it has (so "exactly one shape" is checkable and a method named by accident never
+turns an adapter into a store), and ``BatchStore.max_batch`` is a data member, which
+``runtime_checkable`` protocols cannot check with ``issubclass``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+from ..models import Recipient
+
+__all__ = [
+    "STORE_SHAPES",
+    "AlreadyMember",
+    "BatchStore",
+    "ItemResult",
+    "MemberSet",
+    "MemberSetStore",
+    "PerMemberStore",
+    "Refusal",
+    "store_shape",
+]
+
+#: A member key as the platform stores it (66text: E.164 phone for bulk, contact id for custom).
+Key = Hashable
+
+
+@dataclass(frozen=True)
+class MemberSet:
+    """A segment's member list as read: ``keys`` in stored order, and ``context``, whatever
+    :meth:`MemberSetStore.write_members` needs to re-send with them (e.g. the segment's name
+    and type, since 66text replaces ``settings`` whole, API-SPEC 1.6)."""
+
+    keys: tuple[Key, ...]
+    context: Any = None
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why one recipient cannot become (or be matched to) a member key."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """A batch endpoint's answer for one item."""
+
+    status: Literal["added", "removed", "unchanged", "rejected", "failed"]
+    reason: str | None = None
+
+
+class AlreadyMember(Exception):  # noqa: N818 - an answer, not a failure
+    """Raised by :meth:`PerMemberStore.add_member` when the platform says the recipient is
+    already a member (e.g. allstech's "The email has already been taken", API-SPEC 2.3)."""
+
+
+class MemberSetStore:
+    """The platform stores a segment's member list whole and replaces it on every write
+    (66text ``bulk``/``custom`` segments, API-SPEC 1.6).
+
+    The engine serialises writers per segment (:func:`segmentkit.membership.segment_lock`),
+    reads, merges, writes, reads back and repeats while a concurrent writer changed the list.
+    """
+
+    def read_members(self, segment_id: str) -> MemberSet:
+        """The current member keys in stored order, with the context a write must re-send.
+        Raise :class:`~segmentkit.UnsupportedOperationError` for segments whose members
+        cannot be written (e.g. rule-based ones)."""
+        raise NotImplementedError
+
+    def member_keys(
+        self,
+        segment_id: str,
+        current: MemberSet,
+        recipients: Sequence[Recipient],
+        *,
+        create: bool,
+    ) -> Sequence[Key | Refusal | None]:
+        """One entry per recipient: its member key, a :class:`Refusal`, or ``None`` when it
+        names nothing that exists (only when ``create`` is false: removal). With ``create``
+        the adapter may create what a key needs (e.g. a contact)."""
+        raise NotImplementedError
+
+    def write_members(self, segment_id: str, current: MemberSet, keys: Sequence[Key]) -> MemberSet:
+        """Replace the list with ``keys`` and return the list as stored afterwards (a read
+        back). A write whose outcome is unknown must be reconciled inside (``Provider.write``
+        with ``reconcile``), never re-sent blindly."""
+        raise NotImplementedError
+
+
+class PerMemberStore:
+    """One request per member (allstech, the example platform)."""
+
+    def members_by_identity(self, segment_id: str) -> Mapping[str, Sequence[str]]:
+        """Every member: channel identity (E.164 phone / lower-case email) → the platform's
+        member ids for it (a platform may store duplicates, allstech Unknowns 10)."""
+        raise NotImplementedError
+
+    def add_member(self, segment_id: str, recipient: Recipient) -> None:
+        """Store one member. Send it once (``Provider.request(..., idempotent=False)``):
+        the engine looks before any re-send. Raise :class:`AlreadyMember` when the platform
+        says it is there, an :class:`~segmentkit.InvalidRequestError`-like error when it
+        refuses the item, anything else when the outcome is unknown."""
+        raise NotImplementedError
+
+    def remove_member(self, segment_id: str, member_id: str) -> None:
+        """Delete one member by its platform id. :class:`~segmentkit.NotFoundError` means it
+        is already gone."""
+        raise NotImplementedError
+
+
+class BatchStore:
+    """Idempotent batch endpoints: a re-sent batch cannot duplicate anyone (memory)."""
+
+    #: Most items one batch request may carry.
+    max_batch: ClassVar[int] = 100
+
+    def add_batch(self, segment_id: str, recipients: Sequence[Recipient]) -> Sequence[ItemResult]:
+        """Add up to :attr:`max_batch` recipients; one result per recipient, in order."""
+        raise NotImplementedError
+
+    def remove_batch(
+        self, segment_id: str, recipients: Sequence[Recipient]
+    ) -> Sequence[ItemResult]:
+        """Remove up to :attr:`max_batch` recipients; one result per recipient, in order."""
+        raise NotImplementedError
+
+
+STORE_SHAPES: tuple[type, ...] = (MemberSetStore, PerMemberStore, BatchStore)
+
+
+def store_shape(cls: type) -> type | None:
+    """The one membership shape ``cls`` declares, or ``None``. Raises ``TypeError`` when it
+    declares more than one."""
+    found = [s for s in STORE_SHAPES if issubclass(cls, s)]
+    if len(found) > 1:
+        raise TypeError(f"{cls.__name__} declares {len(found)} membership shapes; pick one")
+    return found[0] if found else None
