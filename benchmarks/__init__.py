@@ -6,4 +6,4 @@ path against a baseline in the same process, alternating runs, against the fakes
 """
 
 #: Benchmark modules, in the order they run and appear in RESULTS.md.
-ALL = ["overhead", "economy", "bulk", "pacing", "memory", "sync_plan", "matrix"]
+ALL = ["overhead", "economy", "bulk", "pacing", "memory", "sync_plan", "matrix", "workers"]
