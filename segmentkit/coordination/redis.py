@@ -259,7 +259,7 @@ class RedisCoordinator(Coordinator):
                 f"coordination: Redis at {self.url} failed: {self._describe(exc)}"
             ) from None
 
-    def _acquire(self, key: str, token: str, timeout: float, ttl: float) -> None:
+    def _acquire(self, scope: str, key: str, token: str, timeout: float, ttl: float) -> None:
         deadline = time.monotonic() + max(0.0, timeout)
         delay = 0.005
         while True:
@@ -275,7 +275,7 @@ class RedisCoordinator(Coordinator):
             if left <= 0:
                 raise LockTimeoutError(
                     f"could not lock the segment within {timeout:g} s (another worker holds it)",
-                    scope=key.rsplit(":", 1)[-1],
+                    scope=scope,
                     timeout=timeout,
                 )
             time.sleep(min(left, delay * (0.5 + random.random())))  # jitter
@@ -285,7 +285,7 @@ class RedisCoordinator(Coordinator):
     def _held(self, scope: str, timeout: float, ttl: float) -> Iterator[Lease]:
         key = f"{_PREFIX}lock:{scope_key('lock', scope)}"
         token = secrets.token_hex(16)
-        self._acquire(key, token, timeout, ttl)
+        self._acquire(scope, key, token, timeout, ttl)
         lease = _RedisLease(self, scope, key, token, ttl)
         try:
             yield lease
