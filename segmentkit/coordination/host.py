@@ -44,15 +44,16 @@ _STATE_LOCK_TIMEOUT = 30.0
 def runtime_dir(env: Mapping[str, str] | None = None) -> Path:
     """The per-user directory the ``host`` backend keeps its files in (created ``0700``).
 
-    ``$XDG_RUNTIME_DIR/segmentkit`` when ``XDG_RUNTIME_DIR`` is set (a per-user tmpfs on most
-    Linux desktops and servers), else ``segmentkit-<uid>`` under :func:`tempfile.gettempdir`.
+    ``$XDG_RUNTIME_DIR/segmentkit`` when ``XDG_RUNTIME_DIR`` names a directory of this user (a
+    per-user tmpfs on most Linux desktops and servers), else ``segmentkit-<uid>`` under
+    :func:`tempfile.gettempdir`.
     A directory owned by another user, a symlink, or one that others can write is refused
     with :class:`~segmentkit.ConfigurationError`: another user could otherwise hold our locks
     or forge our budgets.
     """
     env = os.environ if env is None else env
     xdg = env.get("XDG_RUNTIME_DIR")
-    if xdg and os.path.isabs(xdg) and os.path.isdir(xdg):
+    if xdg and os.path.isabs(xdg) and _is_own_dir(xdg):
         path = Path(xdg) / "segmentkit"
     else:
         user = str(os.getuid()) if hasattr(os, "getuid") else getpass.getuser()
@@ -67,6 +68,15 @@ def runtime_dir(env: Mapping[str, str] | None = None) -> Path:
         ) from None
     _check_private(path, info)
     return path
+
+
+def _is_own_dir(path: str) -> bool:
+    """Whether ``path`` is a directory of ours (e.g. not the XDG dir ``sudo`` passed along)."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return False
+    return stat.S_ISDIR(info.st_mode) and (not hasattr(os, "getuid") or info.st_uid == os.getuid())
 
 
 def _check_private(path: Path, info: os.stat_result) -> None:

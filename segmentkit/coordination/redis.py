@@ -153,7 +153,7 @@ class _RedisLease(Lease):
                 renewed = self._owner._call(
                     self._owner._renew, [self._key], [self._token, self._ttl_ms]
                 )
-            except CoordinationError as exc:
+            except Exception as exc:  # never dies silently: check() fails once unconfirmed
                 log.warning("segment lock renewal failed (will retry): %s", exc)
                 wait = retry
                 continue

@@ -48,10 +48,27 @@ def test_world_writable_runtime_dir_is_refused(tmp_path: Path) -> None:
 def test_runtime_dir_of_another_user_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
     real = os.getuid()
+    (tmp_path / f"segmentkit-{real + 4242}").mkdir(mode=0o700)  # made by `real`
     monkeypatch.setattr(os, "getuid", lambda: real + 4242)
     with pytest.raises(ConfigurationError, match="another user"):
-        runtime_dir({"XDG_RUNTIME_DIR": str(tmp_path)})
+        runtime_dir({})
+
+
+def test_xdg_runtime_dir_of_another_user_is_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """e.g. ``sudo`` keeping the caller's XDG_RUNTIME_DIR: fall back to the temp dir."""
+    (tmp_path / "xdg").mkdir()
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "tmp"))
+    real = os.getuid()
+    monkeypatch.setattr(os, "getuid", lambda: real + 4242)
+    with pytest.raises(ConfigurationError, match="another user"):  # its own check still runs
+        runtime_dir({"XDG_RUNTIME_DIR": str(tmp_path / "xdg")})
+    assert not (tmp_path / "xdg" / "segmentkit").exists()
+    assert (tmp_path / "tmp" / f"segmentkit-{real + 4242}").is_dir()
 
 
 def test_symlinked_runtime_dir_is_refused(tmp_path: Path) -> None:
