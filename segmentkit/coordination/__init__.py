@@ -233,8 +233,11 @@ _CACHE_GUARD = threading.Lock()
 DEFAULT_SPEC = "host"
 
 
-def get_coordinator(spec: str | None = None) -> Coordinator:
+def get_coordinator(spec: str | Coordinator | None = None) -> Coordinator:
     """Return the coordinator for ``spec``: ``"local"``, ``"host"``, ``"redis://…"``.
+
+    A :class:`Coordinator` instance is returned as it is (so ``connect(coordination=...)`` may
+    take either).
 
     ``None`` (or ``""``) reads ``SEGMENTKIT_COORDINATION``, then falls back to ``"host"``
     (every process of this user on this machine). ``"redis://[:password@]host:port/db"`` and
@@ -245,6 +248,8 @@ def get_coordinator(spec: str | None = None) -> Coordinator:
     Instances are shared per spec within a process, so every client of one process that uses
     the same spec shares its locks, budgets and connections.
     """
+    if isinstance(spec, Coordinator):
+        return spec
     raw = spec or os.environ.get("SEGMENTKIT_COORDINATION") or DEFAULT_SPEC
     raw = raw.strip()
     kind = raw.lower()

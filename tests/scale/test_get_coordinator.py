@@ -57,3 +57,8 @@ def test_unreachable_redis_is_a_configuration_error() -> None:
 
     with pytest.raises(ConfigurationError, match="cannot use Redis"):
         get_coordinator(f"redis://127.0.0.1:{free_port()}/0")
+
+
+def test_an_instance_is_passed_through() -> None:
+    mine = LocalCoordinator()
+    assert get_coordinator(mine) is mine
