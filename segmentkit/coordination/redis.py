@@ -126,7 +126,9 @@ def _password(url: str) -> str | None:
 class _RedisLease(Lease):
     """A held Redis lock and the daemon thread that renews it."""
 
-    def __init__(self, owner: RedisCoordinator, scope: str, key: str, token: str, ttl: float):
+    def __init__(
+        self, owner: RedisCoordinator, scope: str, key: str, token: str, ttl: float, sent: float
+    ) -> None:
         self.scope = scope
         self._owner = owner
         self._key = key
@@ -135,7 +137,7 @@ class _RedisLease(Lease):
         self._ttl = self._ttl_ms / 1000
         # Held for sure until this monotonic time: the last confirmation's send time + ttl,
         # less 10 % for Redis' own expiry jitter and clock rate differences.
-        self._valid_until = time.monotonic() + 0.9 * self._ttl
+        self._valid_until = sent + 0.9 * self._ttl
         self._lost: str | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(
@@ -173,7 +175,10 @@ class _RedisLease(Lease):
         self._stop.set()
         self._thread.join(timeout=self._owner.socket_timeout * 2 + 1)
         released = self._owner._call(self._owner._release, [self._key], [self._token])
-        if int(released) != 1 and self._lost is None:
+        if int(released) == 1:
+            # Our token was still there: SET NX means nobody else held it in between.
+            return
+        if self._lost is None:
             self._lost = "the lock expired before it was released"
         self.check()
 
@@ -259,10 +264,12 @@ class RedisCoordinator(Coordinator):
                 f"coordination: Redis at {self.url} failed: {self._describe(exc)}"
             ) from None
 
-    def _acquire(self, scope: str, key: str, token: str, timeout: float, ttl: float) -> None:
+    def _acquire(self, scope: str, key: str, token: str, timeout: float, ttl: float) -> float:
+        """Take the lock; return the monotonic time the winning ``SET`` was sent."""
         deadline = time.monotonic() + max(0.0, timeout)
         delay = 0.005
         while True:
+            sent = time.monotonic()
             try:
                 got = self._client.set(key, token, nx=True, px=max(1, round(ttl * 1000)))
             except self._errors as exc:
@@ -270,7 +277,7 @@ class RedisCoordinator(Coordinator):
                     f"coordination: Redis at {self.url} failed: {self._describe(exc)}"
                 ) from None
             if got:
-                return
+                return sent
             left = deadline - time.monotonic()
             if left <= 0:
                 raise LockTimeoutError(
@@ -285,8 +292,8 @@ class RedisCoordinator(Coordinator):
     def _held(self, scope: str, timeout: float, ttl: float) -> Iterator[Lease]:
         key = f"{_PREFIX}lock:{scope_key('lock', scope)}"
         token = secrets.token_hex(16)
-        self._acquire(scope, key, token, timeout, ttl)
-        lease = _RedisLease(self, scope, key, token, ttl)
+        sent = self._acquire(scope, key, token, timeout, ttl)
+        lease = _RedisLease(self, scope, key, token, ttl, sent)
         try:
             yield lease
         except BaseException:

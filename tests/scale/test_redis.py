@@ -148,3 +148,13 @@ def test_lock_timeout_names_the_scope_given(redis_url: str) -> None:
         with coord.lock(scope, timeout=0.05):
             pass
     assert info.value.scope == scope
+
+
+def test_a_lock_that_vanished_is_reported_at_release(redis_url: str) -> None:
+    coord = RedisCoordinator(redis_url)
+    raw = redis.Redis.from_url(redis_url)
+    scope = _scope("vanished")
+    with pytest.raises(CoordinationError, match="expired before it was released"):
+        with coord.lock(scope, ttl=30):
+            assert raw.delete(f"segmentkit:lock:{scope_key('lock', scope)}") == 1
+    raw.close()
