@@ -6,4 +6,14 @@ path against a baseline in the same process, alternating runs, against the fakes
 """
 
 #: Benchmark modules, in the order they run and appear in RESULTS.md.
-ALL = ["issue14", "overhead", "economy", "bulk", "pacing", "memory", "sync_plan", "matrix"]
+ALL = [
+    "issue14",
+    "overhead",
+    "economy",
+    "bulk",
+    "pacing",
+    "memory",
+    "sync_plan",
+    "matrix",
+    "workers",
+]

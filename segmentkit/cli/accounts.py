@@ -8,6 +8,10 @@ config directory (``click.get_app_dir("segmentkit")``, e.g. ``~/.config/segmentk
 
     [accounts.mail]
     dsn = "allstech://PUBLIC_KEY:SECRET_KEY@mail.allstechnology.com"
+    coordination = "redis://127.0.0.1:6379/0"   # optional: workers on several hosts
+
+``coordination`` (optional) is the account's default for ``--coordination`` (see
+:func:`segmentkit.coordination.get_coordinator`).
 """
 
 from __future__ import annotations
@@ -23,7 +27,14 @@ import click
 
 from ..errors import ConfigurationError
 
-__all__ = ["Endpoint", "config_path", "load_accounts", "parse_endpoint", "resolve_dsn"]
+__all__ = [
+    "Endpoint",
+    "account_coordination",
+    "config_path",
+    "load_accounts",
+    "parse_endpoint",
+    "resolve_dsn",
+]
 
 
 def config_path(env: Mapping[str, str] | None = None) -> Path:
@@ -110,6 +121,29 @@ def account_dsn(name: str, env: Mapping[str, str] | None = None) -> str:
             f'[accounts.{name}] dsn = "<provider>://..." or set SEGMENTKIT_CONFIG'
         )
     return accounts[name]
+
+
+def account_coordination(name: str | None, env: Mapping[str, str] | None = None) -> str | None:
+    """The ``coordination = "..."`` of the named account in the file, else ``None``."""
+    if not name:
+        return None
+    path = config_path(env)
+    if not path.exists():
+        return None
+    try:
+        data = _toml_loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeError, ValueError):
+        return None  # load_accounts reports an unreadable file when the DSN is resolved
+    table = data.get("accounts", {})
+    table = table.get(name) if isinstance(table, dict) else None
+    value = table.get("coordination") if isinstance(table, dict) else None
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigurationError(
+            f'{path}: [accounts.{name}] coordination must be "local", "host" or "redis://..."'
+        )
+    return value.strip()
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from ..config import env_name, parse_dsn
 from ..errors import AuthenticationError, ConfigurationError, SegmentkitError
 from ..plugins import PluginWarning, Registry, create_registry
 from ..redact import SecretLogFilter, mask
-from .accounts import resolve_dsn
+from .accounts import account_coordination, resolve_dsn
 from .csvio import CsvFormatError
 from .output import Output
 
@@ -45,6 +45,7 @@ class Session:
     verbose: bool = False
     debug: bool = False
     json_mode: bool = False
+    coordination: str | None = None  # --coordination, else the account's, else the default
     _out: Output | None = None
     _registry: Registry | None = None
     _clients: list[Client] = field(default_factory=list)
@@ -71,7 +72,11 @@ class Session:
         target = dsn or resolve_dsn(dsn=self.dsn, account=self.account)
         shown = str(parse_dsn(target)) if "://" in target else target
         self.out.detail(f"connecting to {shown}")
-        client = connect(target, registry=self.registry)
+        # Coordination (issue 15): --coordination, else the named account's, else
+        # SEGMENTKIT_COORDINATION / the default, resolved by connect().
+        spec = self.coordination or account_coordination(None if dsn else self.account)
+        extra: dict[str, Any] = {"coordination": spec} if spec else {}
+        client = connect(target, registry=self.registry, **extra)
         self._clients.append(client)
         return client
 
@@ -158,6 +163,12 @@ def _configure_logging(debug: bool, verbose: bool) -> None:
 @click.option(
     "--account", "-a", metavar="NAME", help="A named account from the config file (see below)."
 )
+@click.option(
+    "--coordination",
+    metavar="SPEC",
+    help="Share locks and the rate budget with other workers: host (default), local, "
+    "or redis://HOST:PORT/DB. Also SEGMENTKIT_COORDINATION.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print only results and errors.")
 @click.option("--verbose", "-v", is_flag=True, help="Print more detail (to stderr).")
 @click.option("--debug", is_flag=True, help="Tracebacks and the redacted HTTP log (stderr).")
@@ -168,6 +179,7 @@ def cli(
     ctx: click.Context,
     dsn: str | None,
     account: str | None,
+    coordination: str | None,
     quiet: bool,
     verbose: bool,
     debug: bool,
@@ -187,6 +199,7 @@ def cli(
     session = ctx.ensure_object(Session)
     session.dsn = dsn
     session.account = account
+    session.coordination = coordination
     session.quiet = quiet
     session.verbose = verbose
     session.debug = debug

@@ -11,8 +11,13 @@ Two things are shared by every worker using one account (API-SPEC §1.4/§1.11c,
 A :class:`Coordinator` hands out both. Backends:
 
 ``local``  threads and clients of one process (this module);
-``host``   every process on one machine, through lock files in a per-user runtime directory;
-``redis``  every process on every host, through a Redis server (``segmentkit[redis]``).
+``host``   every process on one machine, through lock files in a per-user runtime directory
+           (:mod:`segmentkit.coordination.host`, **the default**);
+``redis``  every process on every host, through a Redis server (``segmentkit[redis]``,
+           :mod:`segmentkit.coordination.redis`).
+
+Choose one with :func:`get_coordinator`: ``"local"``, ``"host"``, ``"redis://…"`` /
+``"rediss://…"``, or ``None`` for ``$SEGMENTKIT_COORDINATION``, else ``host``.
 
 Scopes are always passed through :func:`scope_key`, a one-way hash, so nothing secret is ever
 stored in a lock file or in Redis.
@@ -36,6 +41,7 @@ from ..errors import ConfigurationError, LockTimeoutError
 __all__ = [
     "Budget",
     "Coordinator",
+    "Lease",
     "LocalCoordinator",
     "get_coordinator",
     "local_coordinator",
@@ -64,6 +70,12 @@ class Budget(ABC):
 
     At most ``limit`` requests start in any interval of ``window`` seconds, counted across all
     workers using the same scope and backend. The caller sleeps; the budget never does.
+
+    A server whose fixed window opens at the first request's *arrival* (66text, API-SPEC
+    §1.4) sees starts shifted by network latency, so a budget of exactly its window can still
+    meet a 429 at a window boundary when latency varies. Ask for a slightly longer window
+    than the server's: measured with 4 processes against the 66text fake at 30 per 3 s,
+    ``window=3.0`` met 3-4 429s in 160 requests, ``window=3.05`` none (limit used 0.98-1.0).
     """
 
     limit: int
@@ -82,6 +94,30 @@ class Budget(ABC):
         """Tell every worker that the server refused requests until ``wall_time`` (a 429)."""
 
 
+class Lease(ABC):
+    """What ``with coordinator.lock(scope) as lease:`` yields: the held lock.
+
+    Call :meth:`check` right before a write that relies on the lock (e.g. before rewriting a
+    segment's member list): a lock that can expire (``redis``) may have been lost meanwhile.
+    """
+
+    scope: str
+
+    @abstractmethod
+    def check(self) -> None:
+        """Raise :class:`~segmentkit.CoordinationError` if the lock is no longer held."""
+
+
+class _HeldLease(Lease):
+    """A lock that cannot be lost while its holder lives (``local``; ``host``)."""
+
+    def __init__(self, scope: str) -> None:
+        self.scope = scope
+
+    def check(self) -> None:
+        return None
+
+
 class Coordinator(ABC):
     """Segment locks and shared request budgets for one backend."""
 
@@ -91,12 +127,14 @@ class Coordinator(ABC):
     @abstractmethod
     def lock(
         self, scope: str, *, timeout: float = 120.0, ttl: float = 300.0
-    ) -> AbstractContextManager[None]:
+    ) -> AbstractContextManager[Lease]:
         """Hold the lock for ``scope`` (from :func:`scope_key`) for the ``with`` block.
 
         Waits at most ``timeout`` seconds, then raises :class:`~segmentkit.LockTimeoutError`.
         ``ttl`` bounds how long a dead holder can keep it (backends that can expire locks).
-        Raises :class:`~segmentkit.CoordinationError` when the backend itself fails.
+        Raises :class:`~segmentkit.CoordinationError` when the backend itself fails, and when
+        a lock that could expire was lost (at :meth:`Lease.check` and at the end of the block),
+        so an operation never goes on unlocked silently. Not reentrant.
         """
 
     @abstractmethod
@@ -151,7 +189,7 @@ class LocalCoordinator(Coordinator):
         self._budgets: dict[tuple[str, int, float], _LocalBudget] = {}
 
     @contextmanager
-    def _held(self, scope: str, timeout: float) -> Iterator[None]:
+    def _held(self, scope: str, timeout: float) -> Iterator[Lease]:
         with self._guard:
             lock = self._locks.setdefault(scope, threading.Lock())
         if not lock.acquire(timeout=max(0.0, timeout)):
@@ -161,13 +199,13 @@ class LocalCoordinator(Coordinator):
                 timeout=timeout,
             )
         try:
-            yield
+            yield _HeldLease(scope)
         finally:
             lock.release()
 
     def lock(
         self, scope: str, *, timeout: float = 120.0, ttl: float = 300.0
-    ) -> AbstractContextManager[None]:
+    ) -> AbstractContextManager[Lease]:
         return self._held(scope, timeout)
 
     def budget(self, scope: str, *, limit: int, window: float) -> Budget:
@@ -187,16 +225,56 @@ def local_coordinator() -> LocalCoordinator:
     return _PROCESS_LOCAL
 
 
-def get_coordinator(spec: str | None = None) -> Coordinator:
+#: Coordinators built by :func:`get_coordinator`, one per spec per process.
+_CACHE: dict[str, Coordinator] = {}
+_CACHE_GUARD = threading.Lock()
+
+#: The backend used when neither the caller nor ``SEGMENTKIT_COORDINATION`` names one.
+DEFAULT_SPEC = "host"
+
+
+def get_coordinator(spec: str | Coordinator | None = None) -> Coordinator:
     """Return the coordinator for ``spec``: ``"local"``, ``"host"``, ``"redis://…"``.
 
-    ``None`` reads ``SEGMENTKIT_COORDINATION``, then falls back to the default backend.
+    A :class:`Coordinator` instance is returned as it is (so ``connect(coordination=...)`` may
+    take either).
+
+    ``None`` (or ``""``) reads ``SEGMENTKIT_COORDINATION``, then falls back to ``"host"``
+    (every process of this user on this machine). ``"redis://[:password@]host:port/db"`` and
+    ``"rediss://…"`` (TLS) share locks and budgets between hosts; they need
+    ``pip install 'segmentkit[redis]'`` and a reachable server, else
+    :class:`~segmentkit.ConfigurationError` (which never shows the password).
+
     Instances are shared per spec within a process, so every client of one process that uses
-    the same spec shares its locks and budgets.
+    the same spec shares its locks, budgets and connections.
     """
-    spec = spec or os.environ.get("SEGMENTKIT_COORDINATION") or "local"
-    if spec.strip().lower() == "local":
+    if isinstance(spec, Coordinator):
+        return spec
+    raw = spec or os.environ.get("SEGMENTKIT_COORDINATION") or DEFAULT_SPEC
+    raw = raw.strip()
+    kind = raw.lower()
+    if kind == "local":
         return _PROCESS_LOCAL
-    raise ConfigurationError(
-        "coordination: only 'local' is available in this build (got another backend name)"
-    )
+    if kind.startswith(("redis://", "rediss://")):
+        key = raw
+    elif kind == "host":
+        key = kind
+    else:
+        shown = kind.split("://", 1)[0] + "://…" if "://" in kind else repr(kind[:20])
+        raise ConfigurationError(
+            f"coordination: unknown backend {shown}; use 'local', 'host' or "
+            "'redis://host:port/db' (or 'rediss://…')"
+        )
+    with _CACHE_GUARD:
+        found = _CACHE.get(key)
+        if found is None:
+            if key == "host":
+                from .host import HostCoordinator
+
+                found = HostCoordinator()
+            else:
+                from .redis import RedisCoordinator
+
+                found = RedisCoordinator(key)
+            _CACHE[key] = found
+        return found

@@ -68,3 +68,10 @@ def test_scope_key_is_one_way_and_stable() -> None:
     assert "SECRET" not in key
     assert len(key) == 40
     assert scope_key("a", "bc") != scope_key("ab", "c")
+
+
+def test_lock_yields_a_lease_that_stays_valid() -> None:
+    coord = LocalCoordinator()
+    with coord.lock("seg") as lease:
+        assert lease.scope == "seg"
+        lease.check()  # a local lock cannot be lost while its holder lives
