@@ -253,8 +253,8 @@ def sandbox(session: Session, seconds: float | None, env_file: Path | None) -> N
             partial = env_file.with_name(env_file.name + ".partial")
             partial.write_text("\n".join(exports) + "\n", encoding="utf-8")
             os.replace(partial, env_file)  # readers never see half a file
-        out.say('Paste the export lines into another shell, e.g.: segmentkit --dsn "$SMS_DSN" ')
-        out.say("segments list   or   segmentkit --account email segments list")
+        out.say("Paste the export lines into another shell, then for example:")
+        out.say('  segmentkit --dsn "$SMS_DSN" segments list')
         out.say("Press Ctrl-C to stop.")
         deadline = None if seconds is None else time.monotonic() + seconds
         try:
