@@ -22,8 +22,9 @@ EXTRA_FOR = {"click": "cli", "rich": "cli", "werkzeug": "testing", "responses": 
 
 def install_hint(missing: str) -> str:
     """The one line printed when an optional dependency is missing."""
-    extra = EXTRA_FOR.get(missing.split(".")[0], "cli")
-    return f'segmentkit: this needs {missing!r}; install it with: pip install "segmentkit[{extra}]"'
+    top = missing.split(".")[0]
+    extra = EXTRA_FOR.get(top, "cli")
+    return f'segmentkit: this needs {top!r}; install it with: pip install "segmentkit[{extra}]"'
 
 
 def _load() -> Any:

@@ -10,7 +10,6 @@ commands print that install line and exit with status 1.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
 import shlex
 import tempfile
@@ -59,13 +58,15 @@ _SEED = [
 
 def require_testkit(command: str) -> None:
     """Exit with one install line when the test kit (werkzeug) is not installed."""
-    if importlib.util.find_spec("werkzeug") is None:
+    try:
+        import werkzeug  # noqa: F401
+    except ImportError:
         click.echo(
             f"segmentkit {command} runs the fake platforms from the test kit; install it with: "
             'pip install "segmentkit[testing]"',
             err=True,
         )
-        raise SystemExit(EXIT_FAILED)
+        raise SystemExit(EXIT_FAILED) from None
 
 
 def customers_csv() -> str:
