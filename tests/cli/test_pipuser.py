@@ -63,7 +63,7 @@ def test_console_script_without_the_cli_extra_prints_one_install_line(blocked):
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
     assert lines == [
-        f"segmentkit: this needs {blocked!r}; install it with: pip install \"segmentkit[cli]\""
+        f'segmentkit: this needs {blocked!r}; install it with: pip install "segmentkit[cli]"'
     ]
     assert "Traceback" not in proc.stderr
 
@@ -77,7 +77,8 @@ def test_help_imports_neither_werkzeug_nor_responses_nor_the_test_kit():
     )
     proc = python(code)
     assert "HEAVY [] 0" in proc.stdout, proc.stdout + proc.stderr
-    assert "sandbox" in proc.stdout and "providers" in proc.stdout
+    assert "sandbox" in proc.stdout
+    assert "providers" in proc.stdout
 
 
 @pytest.mark.parametrize("command", ["demo", "sandbox"])
@@ -139,7 +140,8 @@ def test_sandbox_prints_dsns_that_work_and_writes_them_to_the_env_file(tmp_path)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
-    assert "export SMS_DSN=" in out and "export MAIL_DSN=" in out
+    assert "export SMS_DSN=" in out
+    assert "export MAIL_DSN=" in out
     assert not env_file.exists(), "the env file outlives the sandbox"
 
 
@@ -300,7 +302,9 @@ def test_clean_masks_the_credential_part_of_any_dsn():
 
 def test_verbose_connecting_line_and_error_line_never_echo_dsn_credentials(run):
     secret = "Zq9SECRETkey77"
-    result = run("--verbose", "--dsn", f"memory+http://{secret}@127.0.0.1:9/api/", "segments", "list")
+    result = run(
+        "--verbose", "--dsn", f"memory+http://{secret}@127.0.0.1:9/api/", "segments", "list"
+    )
     assert result.exit_code != 0
     assert "connecting to" in result.stderr
     assert secret not in result.output + result.stderr
