@@ -80,6 +80,8 @@ def estimate(client: Client, plan: Any) -> tuple[int, float | None]:
 def estimate_line(client: Client, plan: Any) -> str:
     """``"plan: up to 5000 write requests, about 1h23m at 60 per 60 s"``."""
     requests_, seconds = estimate(client, plan)
+    if requests_ == 0:
+        return "plan: no write requests needed"
     limit = RATE_LIMITS.get(client.provider)
     if seconds is None:
         return f"plan: up to {requests_} write requests (no published rate limit)"
