@@ -285,7 +285,7 @@ class Output:
             return
         columns = (
             TextColumn("{task.description}"),
-            BarColumn(),
+            BarColumn(bar_width=24),
             _CountColumn(),
             _StatusColumn(state),
         )
