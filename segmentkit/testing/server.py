@@ -17,8 +17,15 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 import requests
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
-from werkzeug.test import EnvironBuilder
+
+try:
+    from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+    from werkzeug.test import EnvironBuilder
+except ModuleNotFoundError as _exc:  # pragma: no cover - exercised by make dist-check
+    raise ModuleNotFoundError(
+        'segmentkit\'s fake platforms need the test kit: pip install "segmentkit[testing]"',
+        name=_exc.name,
+    ) from None
 
 if TYPE_CHECKING:
     import responses

@@ -311,3 +311,16 @@ def test_verbose_connecting_line_and_error_line_never_echo_dsn_credentials(run):
     bad = run("--dsn", f"notificator://{secret}@host:notaport", "segments", "list")
     assert bad.exit_code == 2
     assert secret not in bad.output + bad.stderr
+
+
+def test_library_fakes_without_the_test_kit_name_the_extra():
+    code = (
+        "import sys; sys.modules['werkzeug'] = None\n"
+        "try:\n    from segmentkit.testing import fake\n"
+        "except ModuleNotFoundError as e:\n    print('MSG', e, e.name)\n"
+    )
+    proc = python(code)
+    assert (
+        'MSG segmentkit\'s fake platforms need the test kit: pip install "segmentkit[testing]"'
+        in (proc.stdout)
+    ), proc.stdout + proc.stderr

@@ -59,6 +59,10 @@ D=$(venv cli "[cli]")
 "$D/bin/python" -m segmentkit --help >/dev/null && echo "   ok: python -m segmentkit --help"
 "$D/bin/segmentkit" providers --json | "$D/bin/python" -c "import json, sys; names = {p['name'] for p in json.load(sys.stdin)['providers']}; assert {'notificator', 'allstech'} <= names, names; print('   ok: providers --json', sorted(names))"
 "$D/bin/python" -c "import importlib.util as u, sys; sys.exit(u.find_spec('werkzeug') is not None or u.find_spec('responses') is not None)" || fail "[cli] pulled in the test kit"
+MSG=$("$D/bin/python" -c "from segmentkit.testing import fake" 2>&1 || true)
+grep -q 'pip install "segmentkit\[testing\]"' <<<"$MSG" \
+  || fail "[cli]: importing the fakes does not name the testing extra: $MSG"
+echo "   ok: importing the fakes names the testing extra"
 hint_line "$D" "$D/bin/segmentkit" demo
 hint_line "$D" "$D/bin/segmentkit" sandbox
 
