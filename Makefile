@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo bench lint typecheck fmt clean venv redis-server
+.PHONY: test demo bench lint typecheck fmt clean venv docs dist-check redis-server
 
 venv: $(STAMP)
 
@@ -22,8 +22,20 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict segmentkit segmentkit_notificator segmentkit_allstech
 
+# Everything CI runs: lint, types, the test suite, the API docs and the packaging checks.
 test: lint typecheck redis-server
 	$(BIN)/pytest
+	$(MAKE) docs
+	SDIST_TESTS=files $(MAKE) dist-check
+
+# The API reference from the docstrings (offline), into site/; warnings fail the build.
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict --quiet
+
+# Wheel + sdist, clean venvs with no extra / [cli] / [testing], the sdist's own tests
+# (all of them; `make test` runs only those reading non-code files, see the script).
+dist-check: $(STAMP)
+	bash tests/packaging/dist_check.sh $(BIN)/python
 
 # --- coordination (issue 15) -------------------------------------------------------------
 # tests/scale drive a REAL redis-server (started by a fixture on a free loopback port, never
@@ -51,4 +63,4 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) build dist .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist site .mypy_cache .ruff_cache

@@ -11,12 +11,17 @@ Quick start::
         print(result.summary())
 
 Adapters are plugins (entry-point group ``segmentkit``); see ``ADDING_PROVIDERS.md``.
+
+Logging: the ``segmentkit`` logger has a ``NullHandler``, so nothing is printed unless you
+configure logging or call :func:`enable_logging` (``segmentkit.enable_logging("DEBUG")``).
 """
 
 from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING, Any
+import logging as _logging
+from typing import IO as _IO
 
 from ._version import CORE_API_VERSION, __version__
 
@@ -140,6 +145,7 @@ __all__ = [
     "copy_segment",
     "create_registry",
     "default_registry",
+    "enable_logging",
     "parse_dsn",
     "plugin_errors",
 ]
@@ -235,3 +241,22 @@ def __getattr__(name: str) -> Any:
 def __dir__() -> list[str]:
     # The public names (loaded or not) and the private ones; not the helpers imported here.
     return sorted({n for n in globals() if n.startswith("_")} | set(__all__))
+_logging.getLogger("segmentkit").addHandler(_logging.NullHandler())
+
+
+def enable_logging(level: int | str = "INFO", stream: _IO[str] | None = None) -> _logging.Handler:
+    """Print segmentkit's log (requests, retries, rate-limit waits; secrets masked) to
+    ``stream`` (default: stderr) at ``level`` (``"DEBUG"`` shows every request).
+
+    Returns the handler, so ``logging.getLogger("segmentkit").removeHandler(h)`` undoes it.
+    Applications that configure :mod:`logging` themselves do not need this.
+    """
+    from .redact import SecretLogFilter
+
+    logger = _logging.getLogger("segmentkit")
+    handler = _logging.StreamHandler(stream)
+    handler.addFilter(SecretLogFilter())
+    handler.setFormatter(_logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(level.upper() if isinstance(level, str) else level)
+    return handler

@@ -475,24 +475,70 @@ def connect(
     target: str | None = None,
     /,
     *,
-    registry: Registry | None = None,
+    base_url: str | None = None,
     allow_insecure: bool = False,
     on_event: Callable[[Event], None] | None = None,
+    coordination: str | None = None,
+    connect_timeout: float | None = None,
+    read_timeout: float | None = None,
+    max_retries: int | None = None,
+    backoff_base: float | None = None,
+    backoff_max: float | None = None,
+    max_retry_wait: float | None = None,
+    pacing: bool | None = None,
+    rate_limit_window: float | None = None,
+    concurrency: int | None = None,
+    verify: bool | str | None = None,
+    user_agent: str | None = None,
+    registry: Registry | None = None,
     env: Mapping[str, str] | None = None,
     _clock: Callable[[], float] | None = None,
     _sleep: Callable[[float], None] | None = None,
-    **kwargs: Any,
+    **adapter_options: str | int | float | bool | None,
 ) -> Client:
     """Connect to a provider account and return a :class:`Client`.
 
     ``target`` is a DSN (``"notificator://KEY@notificatorsms.com"``), a provider name
     (``"allstech"``, credentials from keywords or the environment), or ``None`` (the DSN in
-    ``SEGMENTKIT_DSN``). Keywords are the adapter's credential fields, ``base_url``, any
-    :class:`~segmentkit.transport.ClientOptions` field (``read_timeout``, ``max_retries``,
-    ``concurrency``, ...) and the adapter's own settings. Lookup order: keywords, then DSN,
-    then ``SEGMENTKIT_<PROVIDER>_<FIELD>``, then the adapter default
-    (:mod:`segmentkit.config`). ``on_event`` receives every :class:`~segmentkit.events.Event`.
+    ``SEGMENTKIT_DSN``). Lookup order: keywords, then DSN, then
+    ``SEGMENTKIT_<PROVIDER>_<FIELD>``, then the adapter default (:mod:`segmentkit.config`).
+
+    Keywords:
+
+    * ``base_url`` — the platform's API root (else the DSN's host, else the adapter default);
+      ``allow_insecure`` permits ``http://`` to a host other than loopback;
+    * ``on_event`` — receives every :class:`~segmentkit.events.Event`;
+    * ``coordination`` — the backend processes share locks and rate budgets through
+      (``"local"``…; else ``SEGMENTKIT_COORDINATION``), see :mod:`segmentkit.coordination`;
+    * the :class:`~segmentkit.transport.ClientOptions` fields (``connect_timeout``,
+      ``read_timeout``, ``max_retries``, ``backoff_base``, ``backoff_max``, ``max_retry_wait``,
+      ``pacing``, ``rate_limit_window``, ``concurrency``, ``verify``, ``user_agent``); ``None``
+      keeps the default;
+    * ``**adapter_options`` — the adapter's credential fields (``api_key=``;
+      ``public_key=``/``secret_key=``) and its own settings; a misspelt name is a
+      :class:`~segmentkit.errors.ConfigurationError` listing the valid ones.
     """
+    options_given = {
+        "connect_timeout": connect_timeout,
+        "read_timeout": read_timeout,
+        "max_retries": max_retries,
+        "backoff_base": backoff_base,
+        "backoff_max": backoff_max,
+        "max_retry_wait": max_retry_wait,
+        "pacing": pacing,
+        "rate_limit_window": rate_limit_window,
+        "concurrency": concurrency,
+        "verify": verify,
+        "user_agent": user_agent,
+    }
+    kwargs: dict[str, Any] = {k: v for k, v in options_given.items() if v is not None}
+    kwargs.update(adapter_options)
+    if base_url is not None:
+        kwargs["base_url"] = base_url
+    if coordination is not None:
+        from .coordination import get_coordinator
+
+        get_coordinator(coordination)  # an unknown backend is a configuration error here
     env = os.environ if env is None else env
     if target is None:
         target = env.get("SEGMENTKIT_DSN")

@@ -239,6 +239,11 @@ def _str_keys(value: object) -> bool:
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 
 
+_RECIPIENT_KEYS = frozenset(
+    {"id", "email", "phone", "first_name", "last_name", "name", "country", "attributes", "raw"}
+)
+
+
 class Recipient(BaseModel):
     """One member of a segment. At least one of ``email``, ``phone`` or ``id`` is set.
 
@@ -258,6 +263,17 @@ class Recipient(BaseModel):
     country: str | None = None
     attributes: dict[str, str] = Field(default_factory=dict)
     raw: dict[str, Any] = Field(default_factory=dict, repr=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fold_extra_keys(cls, data: Any) -> Any:
+        # Plain records (csv.DictReader rows): header spellings -> fields, other keys ->
+        # string attributes (segmentkit.io.fold_extra_keys), instead of "extra inputs".
+        if isinstance(data, dict) and not data.keys() <= _RECIPIENT_KEYS:
+            from .io import fold_extra_keys
+
+            return fold_extra_keys(data)
+        return data
 
     @field_validator("id", mode="before")
     @classmethod

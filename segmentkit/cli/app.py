@@ -20,17 +20,29 @@ import click
 from ..client import Client, connect
 from ..config import env_name, parse_dsn
 from ..errors import AuthenticationError, ConfigurationError, SegmentkitError
+from ..events import Event
+from ..io import CsvFormatError
 from ..plugins import PluginWarning, Registry, create_registry
-from ..redact import SecretLogFilter, mask
+from ..redact import SecretLogFilter
 from .accounts import account_coordination, resolve_dsn
-from .csvio import CsvFormatError
 from .output import Output
+from .output import clean as mask
 
-__all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "Session", "cli", "main"]
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "Session",
+    "cli",
+    "interrupted_line",
+    "main",
+]
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -49,6 +61,7 @@ class Session:
     _out: Output | None = None
     _registry: Registry | None = None
     _clients: list[Client] = field(default_factory=list)
+    _listeners: list[Callable[[Event], None]] = field(default_factory=list)
 
     @property
     def out(self) -> Output:
@@ -71,14 +84,23 @@ class Session:
         """A client for ``dsn``, or for the account chosen by the global options."""
         target = dsn or resolve_dsn(dsn=self.dsn, account=self.account)
         shown = str(parse_dsn(target)) if "://" in target else target
-        self.out.detail(f"connecting to {shown}")
+        self.out.detail(f"connecting to {mask(shown)}")
         # Coordination (issue 15): --coordination, else the named account's, else
         # SEGMENTKIT_COORDINATION / the default, resolved by connect().
         spec = self.coordination or account_coordination(None if dsn else self.account)
         extra: dict[str, Any] = {"coordination": spec} if spec else {}
-        client = connect(target, registry=self.registry, **extra)
+        client = connect(target, registry=self.registry, on_event=self._dispatch, **extra)
         self._clients.append(client)
         return client
+
+    def listen(self, listener: Callable[[Event], None] | None) -> None:
+        """Send this invocation's client events to ``listener`` too (a progress view)."""
+        if listener is not None:
+            self._listeners.append(listener)
+
+    def _dispatch(self, event: Event) -> None:
+        for listener in list(self._listeners):
+            listener(event)
 
     def close(self) -> None:
         """Close every client this invocation opened."""
@@ -109,6 +131,16 @@ def error_line(exc: BaseException, registry: Registry | None = None) -> str:
     return mask(text)
 
 
+def interrupted_line(exc: BaseException) -> str:
+    """The line printed on Ctrl-C: what was done before it, when the operation says so
+    (``segmentkit.membership.Interrupted`` carries the partial result as ``.result``)."""
+    result = getattr(exc, "result", None)
+    summary = getattr(result, "summary", None)
+    if callable(summary):
+        return mask(f"interrupted; done before the interruption: {summary()}")
+    return "interrupted"
+
+
 class _Group(click.Group):
     """Turns segmentkit errors into one clear line and a documented exit code."""
 
@@ -122,6 +154,10 @@ class _Group(click.Group):
                 click.echo(mask(traceback.format_exc()), err=True)
             click.echo(f"error: {error_line(exc, registry)}", err=True)
             ctx.exit(exit_code_for(exc))
+        except KeyboardInterrupt as exc:
+            click.echo("", err=True)
+            click.echo(interrupted_line(exc), err=True)
+            ctx.exit(EXIT_INTERRUPTED)
         finally:
             session = ctx.find_object(Session)
             if session is not None:
@@ -194,7 +230,8 @@ def cli(
 
     \b
     Exit codes: 0 ok; 1 the operation failed or partially failed; 2 usage or configuration.
-    Try `segmentkit demo` for a tour against local fake platforms (no keys, no network).
+    Try `segmentkit demo` for a tour against local fake platforms (no keys, no network;
+    needs the test kit: pip install "segmentkit[testing]").
     """
     session = ctx.ensure_object(Session)
     session.dsn = dsn

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,14 @@ from ..plugins import Registry
 from ..sync import SyncPlan, SyncResult, copy_segment
 from .accounts import parse_endpoint
 from .app import EXIT_FAILED, Session, cli, json_option
-from .csvio import CsvTable, read_csv, recipient_dict, recipients_to_csv, recipients_to_json
-from .output import Output
+from .csvio import (
+    CsvTable,
+    read_records,
+    recipient_dict,
+    recipients_to_csv,
+    recipients_to_json,
+)
+from .output import Output, format_duration
 
 pass_session = click.make_pass_decorator(Session, ensure=True)
 
@@ -32,7 +39,55 @@ CAPABILITIES = (
 )
 
 
+#: Published request limits (requests, window seconds) used to estimate durations when the
+#: adapter advertises only its window: 66text 60 per 60 s per key (API-SPEC §1.4), allstech
+#: 60 per minute per client IP (API-SPEC §2.7).
+RATE_LIMITS: dict[str, tuple[int, float]] = {"notificator": (60, 60.0), "allstech": (60, 60.0)}
+
+
 # -- shared helpers
+
+
+def interactive() -> bool:
+    """True when both stdin and stdout are terminals (a person can answer a question)."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def confirm_removals(session: Session, count: int, where: str, yes: bool) -> None:
+    """On a terminal, ask before removing ``count`` members (``--yes`` skips the question);
+    scripts (no terminal) are never asked."""
+    if count <= 0 or yes or session.out.json_mode or not interactive():
+        return
+    click.confirm(f"Remove {count} member(s) from {where}?", abort=True)
+
+
+def estimate(client: Client, plan: Any) -> tuple[int, float | None]:
+    """(write requests, seconds) to apply ``plan``: at most one write per added or removed
+    member (platforms that batch need fewer), paced at the platform's published limit
+    (:data:`RATE_LIMITS`); ``None`` seconds when the limit is unknown."""
+    hint = getattr(plan, "estimated_requests", None)
+    requests_ = int(hint) if isinstance(hint, int) else len(plan.to_add) + len(plan.to_remove)
+    seconds = getattr(plan, "estimated_seconds", None)
+    if isinstance(seconds, int | float):
+        return requests_, float(seconds)
+    limit = RATE_LIMITS.get(client.provider)
+    if limit is None:
+        return requests_, None
+    per, window = limit
+    return requests_, (requests_ / per) * window if requests_ > per else 0.0
+
+
+def estimate_line(client: Client, plan: Any) -> str:
+    """``"plan: up to 5000 write requests, about 1h23m at 60 per 60 s"``."""
+    requests_, seconds = estimate(client, plan)
+    if requests_ == 0:
+        return "plan: no write requests needed"
+    limit = RATE_LIMITS.get(client.provider)
+    if seconds is None:
+        return f"plan: up to {requests_} write requests (no published rate limit)"
+    pace = f" at {limit[0]} per {limit[1]:g} s" if limit else ""
+    when = "under a minute" if seconds < 60 else f"about {format_duration(seconds)}"
+    return f"plan: up to {requests_} write requests, {when}{pace}"
 
 
 def resolve_segment(client: Client, ref: str) -> Segment:
@@ -325,7 +380,7 @@ def segments_create(
     client = session.connect()
     items: list[Any] = list(members)
     if csv_file is not None:
-        items += [row.data for row in read_csv(csv_file).rows]
+        items += read_records(csv_file).records()
     seg = client.segments.create(name, recipients=items)
     if session.out.json_mode:
         session.out.json(segment_dict(seg))
@@ -428,7 +483,7 @@ def recipients_add(
     """Add MEMBERS (emails or phones) and/or the rows of a CSV file to SEGMENT."""
     items: list[Any] = list(members)
     if csv_file is not None:
-        items += [row.data for row in read_csv(csv_file).rows]
+        items += read_records(csv_file).records()
     if not items:
         raise click.UsageError("give members to add, or --from FILE.csv")
     client = session.connect()
@@ -440,12 +495,15 @@ def recipients_add(
 @recipients.command("remove")
 @click.argument("segment")
 @click.argument("members", nargs=-1, required=True)
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @json_option
 @pass_session
-def recipients_remove(session: Session, segment: str, members: tuple[str, ...]) -> None:
-    """Remove MEMBERS (emails, phones or recipient ids) from SEGMENT."""
+def recipients_remove(session: Session, segment: str, members: tuple[str, ...], yes: bool) -> None:
+    """Remove MEMBERS (emails, phones or recipient ids) from SEGMENT (on a terminal, asks
+    first unless --yes)."""
     client = session.connect()
     seg = resolve_segment(client, segment)
+    confirm_removals(session, len(members), f"segment {seg.id} {seg.name!r}", yes)
     result = client.recipients.remove(seg.id, list(members))
     _bulk_report(session, list(result.items), f"{client.provider} segment {seg.id}")
 
@@ -498,6 +556,7 @@ def export(session: Session, segment: str, fmt: str, output: Path | None) -> Non
 @click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
 @click.option("--keep-extra", is_flag=True, help="Do not remove members missing from the CSV.")
 @click.option("--default-region", metavar="CC", help="Country for national phone numbers.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask before removing members.")
 @json_option
 @pass_session
 def sync(
@@ -507,14 +566,17 @@ def sync(
     dry_run: bool,
     keep_extra: bool,
     default_region: str | None,
+    yes: bool,
 ) -> None:
-    """Make SEGMENT's members equal the rows of a CSV file.
+    """Make SEGMENT's members equal the rows of a CSV (or .json/.jsonl) file.
 
-    Prints the plan, applies it (unless --dry-run) and a summary. Rows that are invalid or
-    lack the platform's identity (phone for SMS, email for email) are listed with their line
-    numbers; the exit code is then 1, although the valid rows were synced.
+    Prints the plan with its request count and estimated duration, applies it (unless
+    --dry-run; on a terminal, removals are confirmed first unless --yes) and a summary. Rows
+    that are invalid or lack the platform's identity (phone for SMS, email for email) are
+    listed with their line numbers; the exit code is then 1, although the valid rows were
+    synced.
     """
-    table = read_csv(csv_file)
+    table = read_records(csv_file)
     client = session.connect()
     seg = resolve_segment(client, segment)
     out = session.out
@@ -526,10 +588,14 @@ def sync(
         default_region=default_region,
     )
     show_plan(out, plan_only, table)
+    out.say(estimate_line(client, plan_only.plan))
     result: SyncResult | SyncPlan = plan_only
     if not dry_run:
+        where = f"{client.provider} segment {seg.id} {seg.name!r}"
+        confirm_removals(session, len(plan_only.plan.to_remove), where, yes)
         # Apply the plan just shown; the segment is not read a second time.
         with out.progress(f"sync {seg.name}") as progress:
+            session.listen(progress.on_event if progress else None)
             result = client.recipients.apply(seg.id, plan_only.plan, progress=progress)
     finish_sync(session, result, table, f"{client.provider} segment {seg.id} {seg.name!r}")
 
@@ -552,6 +618,7 @@ def sync(
 @click.option("--name", help="Name of the created segment (default: the source's name).")
 @click.option("--remove-extra", is_flag=True, help="Remove target members not in the source.")
 @click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask before removing members.")
 @json_option
 @pass_session
 def copy(
@@ -561,6 +628,7 @@ def copy(
     name: str | None,
     remove_extra: bool,
     dry_run: bool,
+    yes: bool,
 ) -> None:
     """Copy a segment's members to another account or provider.
 
@@ -587,9 +655,13 @@ def copy(
         dry_run=True,
     )
     show_plan(out, preview)
+    out.say(estimate_line(dst, preview.plan))
     result = preview
     if not dry_run:
+        where = f"{dst.provider} segment {preview.segment_id or '(new)'}"
+        confirm_removals(session, len(preview.plan.to_remove), where, yes)
         with out.progress(f"copy {src_seg.name}") as progress:
+            session.listen(progress.on_event if progress else None)
             result = copy_segment(
                 src,
                 src_seg.id,

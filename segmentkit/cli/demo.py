@@ -3,17 +3,21 @@
 Both start the adapters' own fakes in this process on ``127.0.0.1`` (real HTTP, no network,
 no keys): the SMS platform (``notificator``) and the email platform (``allstech``). Where an
 adapter is not installed the demo says so and uses the ``memory`` reference platform instead.
+The fakes come with the test kit (``pip install "segmentkit[testing]"``); without it both
+commands print that install line and exit with status 1.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import shlex
 import tempfile
 import time
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -21,13 +25,15 @@ from ..client import Client, connect
 from ..errors import APIError, SegmentkitError
 from ..models import Recipient
 from ..plugins import Registry
-from ..testing import FakeServer, fake_class
-from .app import Session, cli, error_line
+from .app import EXIT_FAILED, Session, cli, error_line
 from .commands import provider_rows, show_plan, show_segments
 from .csvio import CsvTable, parse_csv
 from .output import Output
 
-__all__ = ["Playground", "Stage", "customers_csv"]
+if TYPE_CHECKING:  # the test kit is optional: imported when a fake starts
+    from ..testing import FakeServer
+
+__all__ = ["Playground", "Stage", "customers_csv", "require_testkit"]
 
 pass_session = click.make_pass_decorator(Session, ensure=True)
 
@@ -48,6 +54,19 @@ _SEED = [
         last_name="Rossi",
     ),
 ]
+
+
+def require_testkit(command: str) -> None:
+    """Exit with one install line when the test kit (werkzeug) is not installed."""
+    try:
+        import werkzeug  # noqa: F401
+    except ImportError:
+        click.echo(
+            f"segmentkit {command} runs the fake platforms from the test kit; install it with: "
+            'pip install "segmentkit[testing]"',
+            err=True,
+        )
+        raise SystemExit(EXIT_FAILED) from None
 
 
 def customers_csv() -> str:
@@ -108,6 +127,8 @@ class Playground:
 
     def start(self) -> Playground:
         """Start one fake per role and seed a static segment (and a rule-based one)."""
+        from ..testing import FakeServer, fake_class
+
         for role, preferred, fallback in ROLES:
             platform = None
             provider = ""
@@ -164,15 +185,42 @@ def _write_config(pg: Playground, directory: Path) -> Path:
     return path
 
 
+#: The environment variable each sandbox role's DSN is printed as.
+DSN_VARIABLES = {"sms": "SMS_DSN", "email": "MAIL_DSN"}
+
+
+def sandbox_exports(pg: Playground, config: Path) -> list[str]:
+    """The shell lines the sandbox prints: ``export SMS_DSN=...``, ``export MAIL_DSN=...``
+    and ``export SEGMENTKIT_CONFIG=...`` (accounts ``sms``, ``email``, ``*-wrong-key``)."""
+    lines = [
+        f"export {DSN_VARIABLES.get(stage.role, stage.role.upper() + '_DSN')}="
+        f"{shlex.quote(stage.server.dsn())}"
+        for stage in pg.stages
+    ]
+    lines.append(f"export SEGMENTKIT_CONFIG={shlex.quote(str(config))}")
+    return lines
+
+
 @cli.command()
 @click.option("--seconds", type=float, default=None, hidden=True, help="Stop after N seconds.")
+@click.option(
+    "--env-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the export lines to this file (for `. FILE` from another shell).",
+)
 @pass_session
-def sandbox(session: Session, seconds: float | None) -> None:
-    """Run the fake platforms on loopback until Ctrl-C.
+def sandbox(session: Session, seconds: float | None, env_file: Path | None) -> None:
+    """Run the fake platforms on loopback until Ctrl-C, and print their DSNs.
 
-    Their DSNs are written to a config file as accounts 'sms' and 'email' (and
-    '<role>-wrong-key'); export SEGMENTKIT_CONFIG as printed and use --account.
+    \b
+    Prints (and with --env-file writes) shell lines to paste into another terminal:
+        export SMS_DSN='notificator+http://KEY@127.0.0.1:PORT/api/'
+        export MAIL_DSN='allstech+http://PUBLIC:SECRET@127.0.0.1:PORT/api/'
+        export SEGMENTKIT_CONFIG=/tmp/.../config.toml   (accounts sms, email, *-wrong-key)
+    The keys are the fakes' own, printed on purpose; they work nowhere else.
+    Needs the test kit: pip install "segmentkit[testing]".
     """
+    require_testkit("sandbox")
     out = session.out
     with (
         tempfile.TemporaryDirectory(prefix="segmentkit-sandbox-") as tmp,
@@ -198,13 +246,26 @@ def sandbox(session: Session, seconds: float | None) -> None:
             title="sandbox platforms (loopback only)",
             force=True,
         )
-        out.result(f"export SEGMENTKIT_CONFIG={config}")
-        out.result("segmentkit --account sms segments list")
+        exports = sandbox_exports(pg, config)
+        # The fakes' keys are printed on purpose (not masked): they are the sandbox's DSNs.
+        for line in exports:
+            click.echo(line)
+        if env_file is not None:
+            partial = env_file.with_name(env_file.name + ".partial")
+            partial.write_text("\n".join(exports) + "\n", encoding="utf-8")
+            os.replace(partial, env_file)  # readers never see half a file
+        out.say("Paste the export lines into another shell, then for example:")
+        out.say('  segmentkit --dsn "$SMS_DSN" segments list')
         out.say("Press Ctrl-C to stop.")
         deadline = None if seconds is None else time.monotonic() + seconds
-        with contextlib.suppress(KeyboardInterrupt):
-            while deadline is None or time.monotonic() < deadline:
-                time.sleep(0.1)
+        try:
+            with contextlib.suppress(KeyboardInterrupt):
+                while deadline is None or time.monotonic() < deadline:
+                    time.sleep(0.1)
+        finally:
+            if env_file is not None:
+                with contextlib.suppress(OSError):
+                    env_file.unlink()
     out.say("sandbox stopped")
 
 
@@ -273,7 +334,11 @@ def _wrong_key(out: Output, pg: Playground) -> None:
 @cli.command()
 @pass_session
 def demo(session: Session) -> None:
-    """A one-minute tour against the fake platforms on loopback (no network, no keys)."""
+    """A one-minute tour against the fake platforms on loopback (no network, no keys).
+
+    Needs the test kit: pip install "segmentkit[testing]".
+    """
+    require_testkit("demo")
     out = session.out
     started = time.monotonic()
     registry = session.registry

@@ -4,7 +4,8 @@
 * :class:`FakeServer` / :func:`fake` — serve a fake on a loopback socket or via ``responses``;
 * :class:`FaultInjector` — seeded fault injection; :data:`FAULT_KINDS` lists the kinds;
 * :mod:`segmentkit.testing.contract` — the contract suite every adapter subclasses;
-* the pytest plugin (``segmentkit_fake`` fixture, ``live`` switch) loads automatically.
+* the pytest plugin (``segmentkit_fake`` fixture, ``live`` switch) loads automatically;
+  :class:`FakeFactory` / :class:`LiveFactory` type its fixtures.
 
 Names are imported on first use, so the reference ``memory`` adapter and the pytest plugin
 load without werkzeug and responses installed (they are only needed to run a fake).
@@ -18,15 +19,19 @@ import typing as _typing
 if _typing.TYPE_CHECKING:
     from .app import FakePlatform, FixedWindowLimiter, RequestLog, RequestRecord, json_response
     from .faults import FAULT_KINDS, Fault, FaultInjector
+    from .pytest_plugin import FakeFactory, FaultSpec, LiveFactory
     from .server import FakeServer, Mode, fake, fake_class, free_port
 
 __all__ = [
     "FAULT_KINDS",
+    "FakeFactory",
     "FakePlatform",
     "FakeServer",
     "Fault",
     "FaultInjector",
+    "FaultSpec",
     "FixedWindowLimiter",
+    "LiveFactory",
     "Mode",
     "RequestLog",
     "RequestRecord",
@@ -45,6 +50,9 @@ _WHERE = {
     "FAULT_KINDS": ".faults",
     "Fault": ".faults",
     "FaultInjector": ".faults",
+    "FakeFactory": ".pytest_plugin",
+    "LiveFactory": ".pytest_plugin",
+    "FaultSpec": ".pytest_plugin",
     "FakeServer": ".server",
     "Mode": ".server",
     "fake": ".server",

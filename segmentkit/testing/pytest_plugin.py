@@ -13,13 +13,19 @@ Fixtures:
 
 Marker ``live``: tests marked ``@pytest.mark.live`` are skipped unless some
 ``SEGMENTKIT_LIVE_*_DSN`` variable is set.
+
+Typed fixtures: annotate them with :class:`FakeFactory` and :class:`LiveFactory`
+(``from segmentkit.testing import FakeFactory``)::
+
+    def test_vip(segmentkit_fake: FakeFactory) -> None:
+        srv = segmentkit_fake("notificator", mode="responses")
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 
@@ -28,7 +34,7 @@ from segmentkit.client import Client, connect
 if TYPE_CHECKING:  # the fakes need the testing extra; import them only when a fixture runs
     from .server import FakeServer, Mode
 
-__all__ = ["segmentkit_fake", "segmentkit_live"]
+__all__ = ["FakeFactory", "FaultSpec", "LiveFactory", "segmentkit_fake", "segmentkit_live"]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -49,11 +55,38 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+#: A fault to inject: ``("503", 0.2)`` (kind, probability) or the keywords of
+#: :meth:`FaultInjector.add <segmentkit.testing.FaultInjector.add>`.
 FaultSpec = tuple[str, float] | dict[str, Any]
 
 
+class FakeFactory(Protocol):
+    """The type of the ``segmentkit_fake`` fixture."""
+
+    def __call__(
+        self,
+        provider: str,
+        mode: Mode = "socket",
+        *,
+        faults: Iterable[FaultSpec] = (),
+        **options: Any,
+    ) -> FakeServer:
+        """Start ``provider``'s fake (``seed=``, ``profile=``… go to the fake) and return the
+        running :class:`~segmentkit.testing.FakeServer`; it stops after the test."""
+        ...
+
+
+class LiveFactory(Protocol):
+    """The type of the ``segmentkit_live`` fixture."""
+
+    def __call__(self, provider: str, *, write: bool = False, **options: Any) -> Client:
+        """A client for the real ``provider`` from ``SEGMENTKIT_LIVE_<PROVIDER>_DSN``, or skip
+        the test; ``write=True`` also needs ``SEGMENTKIT_LIVE_WRITE=1``."""
+        ...
+
+
 @pytest.fixture
-def segmentkit_fake() -> Iterator[Callable[..., FakeServer]]:
+def segmentkit_fake() -> Iterator[FakeFactory]:
     """Factory for running fakes (see the module docstring); stops them after the test."""
     started: list[FakeServer] = []
 
@@ -81,7 +114,7 @@ def segmentkit_fake() -> Iterator[Callable[..., FakeServer]]:
 
 
 @pytest.fixture
-def segmentkit_live() -> Iterator[Callable[..., Client]]:
+def segmentkit_live() -> Iterator[LiveFactory]:
     """Factory for clients of the real platforms, skipping when not configured."""
     opened: list[Client] = []
 

@@ -1,22 +1,34 @@
 """Serving a fake platform: on a real loopback socket, or in-process through ``responses``.
 
 Both modes dispatch into the same WSGI application, so a test sees identical behaviour; pick
-one with ``mode="socket"`` or ``mode="responses"``.
+one with ``mode="socket"`` or ``mode="responses"``. Every ``responses``-mode fake running at
+the same time shares one ``responses.RequestsMock`` (each on its own ``*.fake.test`` host), so
+several coexist in one test — a copy from an SMS fake to an email fake, say.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+import re
 import socket
 import threading
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 import requests
-import responses
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
-from werkzeug.test import EnvironBuilder
+
+try:
+    from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+    from werkzeug.test import EnvironBuilder
+except ModuleNotFoundError as _exc:  # pragma: no cover - exercised by make dist-check
+    raise ModuleNotFoundError(
+        'segmentkit\'s fake platforms need the test kit: pip install "segmentkit[testing]"',
+        name=_exc.name,
+    ) from None
+
+if TYPE_CHECKING:
+    import responses
 
 from ..client import Client, connect
 from ..plugins import Registry, default_registry
@@ -43,12 +55,65 @@ class _Server(BaseWSGIServer):
         return  # faults cut connections on purpose
 
 
+class _SharedMock:
+    """The one ``responses.RequestsMock`` behind every running responses-mode fake; routes
+    each request by host and stops when the last fake stops."""
+
+    _PATTERN = re.compile(r"https://[A-Za-z0-9.-]+\.fake\.test(?::\d+)?/.*")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._mock: responses.RequestsMock | None = None
+        self._routes: dict[str, FakeServer] = {}
+
+    def attach(self, server: FakeServer) -> str:
+        """Register ``server`` and return the host it is reachable at."""
+        import responses  # only responses mode needs it (the testing extra)
+
+        with self._lock:
+            base = f"{server.platform.provider}.fake.test"
+            host, n = base, 1
+            while host in self._routes:
+                n += 1
+                host = f"{server.platform.provider}-{n}.fake.test"
+            if self._mock is None:
+                mock = responses.RequestsMock(assert_all_requests_are_fired=False)
+                mock.start()
+                mock.add_passthru("http://127.0.0.1")
+                mock.add_passthru("http://localhost")
+                for method in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"):
+                    mock.add_callback(method, self._PATTERN, callback=self._route)
+                self._mock = mock
+            self._routes[host] = server
+            return host
+
+    def detach(self, host: str) -> None:
+        """Unregister ``host``; the mock stops with the last fake."""
+        with self._lock:
+            self._routes.pop(host, None)
+            if not self._routes and self._mock is not None:
+                self._mock.stop()
+                self._mock.reset()
+                self._mock = None
+
+    def _route(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], bytes]:
+        host = (urlsplit(str(request.url or "")).hostname or "").lower()
+        server = self._routes.get(host)
+        if server is None:
+            raise requests.exceptions.ConnectionError(f"no fake is running at {host} (stopped?)")
+        return server._dispatch(request)
+
+
+_SHARED = _SharedMock()
+
+
 class FakeServer:
     """Runs one :class:`FakePlatform` and hands out clients for it.
 
     ``with FakeServer(platform, mode="socket") as srv: client = srv.client()``. In socket mode
-    the server binds ``127.0.0.1`` on an ephemeral port in a daemon thread; in responses mode a
-    ``responses.RequestsMock`` routes every request for :attr:`base_url`'s host into the app.
+    the server binds ``127.0.0.1`` on an ephemeral port in a daemon thread; in responses mode the
+    shared ``responses.RequestsMock`` routes every request for :attr:`base_url`'s host
+    (``<provider>.fake.test``, ``<provider>-2.fake.test``…) into the app.
     """
 
     def __init__(
@@ -61,7 +126,7 @@ class FakeServer:
         self.registry = registry
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
-        self._mock: responses.RequestsMock | None = None
+        self._host: str | None = None
         self.base_url = ""
         self._clients: list[Client] = []
 
@@ -86,18 +151,8 @@ class FakeServer:
             host, port = str(server.server_address[0]), int(server.server_address[1])
             self.base_url = f"http://{host}:{port}{self.platform.base_path}"
         else:
-            host = f"{self.platform.provider}.fake.test"
-            self.base_url = f"https://{host}{self.platform.base_path}"
-            mock = responses.RequestsMock(assert_all_requests_are_fired=False)
-            mock.start()
-            mock.add_passthru("http://127.0.0.1")
-            mock.add_passthru("http://localhost")
-            import re
-
-            pattern = re.compile(rf"https://{re.escape(host)}/.*")
-            for method in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"):
-                mock.add_callback(method, pattern, callback=self._dispatch)
-            self._mock = mock
+            self._host = _SHARED.attach(self)
+            self.base_url = f"https://{self._host}{self.platform.base_path}"
         return self
 
     def stop(self) -> None:
@@ -112,10 +167,9 @@ class FakeServer:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
-        if self._mock is not None:
-            self._mock.stop()
-            self._mock.reset()
-            self._mock = None
+        if self._host is not None:
+            _SHARED.detach(self._host)
+            self._host = None
 
     def __enter__(self) -> FakeServer:
         return self.start()

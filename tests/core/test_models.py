@@ -129,9 +129,15 @@ def test_recipient_parse_of_unsupported_type_raises_invalid_recipient(data):
         Recipient.parse(data)
 
 
-def test_recipient_unknown_field_raises_invalid_recipient_naming_it():
-    with pytest.raises(InvalidRecipientError, match="shoe_size"):
-        Recipient.parse({"email": "a@example.com", "shoe_size": 42})
+def test_recipient_unknown_text_field_becomes_a_string_attribute():
+    # issue 16: csv.DictReader rows are accepted, extra columns kept as attributes
+    r = Recipient.parse({"E-mail": "a@example.com", "shoe_size": 42, "Phone number": ""})
+    assert (r.email, r.phone, r.attributes) == ("a@example.com", None, {"shoe_size": "42"})
+
+
+def test_recipient_unknown_structured_field_raises_invalid_recipient_saying_how_to_map_it():
+    with pytest.raises(InvalidRecipientError, match=r"shoe_size.*map_record"):
+        Recipient.parse({"email": "a@example.com", "shoe_size": [42]})
 
 
 def test_recipient_attributes_are_coerced_to_strings():

@@ -1,0 +1,15 @@
+"""Mistakes ``mypy --strict`` must catch in user code (tests/typing/test_typing.py asserts each
+error line appears). Each marked line must produce an error containing the marked text."""
+
+from __future__ import annotations
+
+import segmentkit
+from segmentkit.testing import FakeFactory
+
+
+def wrong(segmentkit_fake: FakeFactory) -> None:
+    segmentkit.connect("notificator", read_timeout="slow")  # E: incompatible type "str"
+    segmentkit_fake("notificator", mode="tcp")  # E: incompatible type "Literal['tcp']"
+    client = segmentkit.connect("notificator")
+    result = client.recipients.add("1", ["+393331234567"])
+    result.summry()  # E: "BulkResult" has no attribute "summry"

@@ -1,0 +1,63 @@
+"""Typing as a user sees it (issue 16): ``mypy --strict`` over a small user program passes,
+and over a program with typical mistakes reports each one at its line."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+
+pytest.importorskip("mypy", reason="the typing test needs mypy (the dev dependency group)")
+
+
+def mypy(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--no-incremental",
+            "--cache-dir",
+            "/dev/null",
+            "--config-file",
+            str(ROOT / "pyproject.toml"),
+            "--show-error-codes",
+            "--no-error-summary",
+            str(path),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def test_user_program_passes_mypy_strict():
+    proc = mypy(HERE / "user_program.py")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_mypy_strict_catches_each_expected_mistake_at_its_line():
+    source = (HERE / "expected_errors.py").read_text(encoding="utf-8").splitlines()
+    expected = {
+        n: line.split("# E:", 1)[1].strip() for n, line in enumerate(source, 1) if "# E:" in line
+    }
+    assert len(expected) == 3
+    proc = mypy(HERE / "expected_errors.py")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    errors: dict[int, list[str]] = {}
+    for line in proc.stdout.splitlines():
+        m = re.match(r".*expected_errors\.py:(\d+): error: (.*)", line)
+        if m:
+            errors.setdefault(int(m.group(1)), []).append(m.group(2))
+    for n, text in expected.items():
+        assert any(text in e for e in errors.get(n, [])), f"line {n}: no error {text!r}: {errors}"
+    assert set(errors) == set(expected), f"unexpected errors: {errors}"
