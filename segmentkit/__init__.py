@@ -19,9 +19,9 @@ configure logging or call :func:`enable_logging` (``segmentkit.enable_logging("D
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 import logging as _logging
 from typing import IO as _IO
+from typing import TYPE_CHECKING, Any
 
 from ._version import CORE_API_VERSION, __version__
 
@@ -241,6 +241,8 @@ def __getattr__(name: str) -> Any:
 def __dir__() -> list[str]:
     # The public names (loaded or not) and the private ones; not the helpers imported here.
     return sorted({n for n in globals() if n.startswith("_")} | set(__all__))
+
+
 _logging.getLogger("segmentkit").addHandler(_logging.NullHandler())
 
 

@@ -36,7 +36,7 @@ from ..adapter.stores import (
     Refusal,
     store_shape,
 )
-from ..coordination import get_coordinator, scope_key
+from ..coordination import Lease, get_coordinator, scope_key
 from ..errors import (
     AuthenticationError,
     NotFoundError,
@@ -104,7 +104,7 @@ def _account(adapter: Provider) -> list[str]:
     return list(type(adapter).secret_values(adapter.credentials))
 
 
-def segment_lock(adapter: Provider, segment_id: str) -> AbstractContextManager[None]:
+def segment_lock(adapter: Provider, segment_id: str) -> AbstractContextManager[Lease]:
     """The lock serialising writes to one segment of one account: every client of that
     account in this process (and, with a host/redis coordination backend, beyond) shares it.
     The key is a one-way hash of provider, credentials and segment id (not the base URL,
@@ -357,7 +357,7 @@ def _member_set(
     reporter: Reporter,
 ) -> None:
     adapter: Provider = store
-    with segment_lock(adapter, sid):
+    with segment_lock(adapter, sid) as lease:
         current = store.read_members(sid)
         keys = list(store.member_keys(sid, current, valid, create=op == "add"))
         if len(keys) != len(valid):
@@ -387,7 +387,7 @@ def _member_set(
         for pos in range(len(valid)):
             if pos not in book.done:
                 book.in_flight.add(pos)
-        dropped, error = _merge(store, sid, current, dict.fromkeys(wanted), removing)
+        dropped, error = _merge(store, sid, current, dict.fromkeys(wanted), removing, lease)
         for pos, k in enumerate(keys):
             if pos in book.done:
                 continue
@@ -409,6 +409,7 @@ def _merge(
     current: Any,
     add: dict[Hashable, None],
     remove: set[Hashable],
+    lease: Lease,
 ) -> tuple[set[Hashable], str | None]:
     """Read-modify-write until ``add`` is in and ``remove`` is out, reading back after each
     write so a member someone else wrote meanwhile is merged, not lost. Returns the keys the
@@ -423,6 +424,7 @@ def _merge(
         have = set(kept)
         sent = kept + [k for k in target if k not in have]
         try:
+            lease.check()  # an expiring (redis) lock may have been lost: never write unlocked
             fresh = store.write_members(sid, current, sent)
         except SegmentkitError as exc:
             return dropped, str(exc)
