@@ -40,6 +40,7 @@ from segmentkit.errors import (
     ValidationError,
 )
 from segmentkit.hookspecs import hookimpl
+from segmentkit.http import RateLimit
 from segmentkit.models import (
     ItemOutcome,
     Match,
@@ -109,6 +110,9 @@ class NotificatorProvider(Provider):
     fake = "segmentkit_notificator.fake:NotificatorPlatform"
     max_page_size = 1000
     rate_limit_window = 60.0  # 60 requests per 60 s per key, fixed window (API-SPEC 1.4)
+    # Per key and host; the real server's window ends on the whole second after 60 s and
+    # refuses with "Reset: 0" during that last second (API-SPEC 1.11c).
+    rate_limit = RateLimit(60, 60.0, scope="account", whole_seconds=True)
     accepts_ids_on_add = True
 
     class Credentials(BaseModel):

@@ -30,7 +30,7 @@ from ..errors import (
 from ..events import RateLimitWait, RequestSent, ResponseReceived, RetryScheduled
 from ..redact import get_logger
 from .envelope import Decoder
-from .retry import Pacer, RateLimit, RetryPolicy, server_wait
+from .retry import Pacer, RateLimit, RetryPolicy, _int_header, server_wait
 from .transport import ResponseDeadlineError, ResponseTooLargeError, Stats, Transport
 
 __all__ = ["Retry", "RetryMode", "Session", "Stats"]
@@ -120,19 +120,24 @@ class Session:
         self.pacer = (
             Pacer(window, clock=self.clock, whole_seconds=whole) if options.pacing else None
         )
+        # The shared budget engages once the server advertises its limit (X-RateLimit-Limit,
+        # API-SPEC 1.4 / 2.7): the advertised number wins over the declared one (an exempt
+        # account, a test double), and a server that advertises nothing is paced by 429s only.
         self.budget: Budget | None = None
+        self._budget_scope: str | None = None
+        self._budget_window = 0.0
+        self._coordinator: Coordinator | None = None
         if options.pacing and rate_limit is not None:
             if coordinator is None:
                 spec = options.coordination
                 coordinator = spec if isinstance(spec, Coordinator) else get_coordinator(spec)
+            self._coordinator = coordinator
             host = f"{origin.hostname}:{origin.port or _DEFAULT_PORTS.get(origin.scheme, 0)}"
             parts: tuple[str, ...] = (provider, rate_limit.scope, host)
             if rate_limit.scope == "account":
                 parts += tuple(account)
-            budget_window = (window or rate_limit.window) + rate_limit.margin
-            self.budget = coordinator.budget(
-                scope_key(*parts), limit=rate_limit.limit, window=budget_window
-            )
+            self._budget_scope = scope_key(*parts)
+            self._budget_window = (window or rate_limit.window) + rate_limit.margin
         self._interrupted = threading.Event()
         self._wait_callbacks: list[WaitCallback] = []
         self._cb_lock = threading.Lock()
@@ -320,6 +325,8 @@ class Session:
             wait = server_wait(response.headers, status=status) if status == 429 else None
             if self.pacer is not None:
                 self.pacer.observe(response.headers, status=status, retry_after=wait)
+            if self._budget_scope is not None:
+                self._engage_budget(response.headers)
             if wait is not None and self.budget is not None:
                 self.budget.block_until(time.time() + wait)
         if listening:
@@ -388,6 +395,19 @@ class Session:
         if reason == "rate limit":
             self.stats.add_wait(delay)
         self.wait(delay, reason)
+
+    def _engage_budget(self, headers: Mapping[str, str]) -> None:
+        limit = _int_header(headers, "x-ratelimit-limit")
+        if limit is None or limit <= 0:
+            return
+        budget = self.budget
+        if budget is not None and budget.limit == limit:
+            return
+        if self._coordinator is None or self._budget_scope is None:
+            return
+        self.budget = self._coordinator.budget(
+            self._budget_scope, limit=limit, window=self._budget_window
+        )
 
     def _take_budget(self) -> None:
         budget = self.budget
