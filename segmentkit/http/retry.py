@@ -249,6 +249,11 @@ class Pacer:
         for (already on the safe side, see :func:`server_wait`)."""
         limit = _int_header(headers, "x-ratelimit-limit")
         if limit is None:
+            if status == 429 and retry_after is not None:
+                # A refusal without a limit header still says when to come back.
+                with self._lock:
+                    until = self.clock() + retry_after + 0.01
+                    self._blocked_until = max(self._blocked_until, until)
             return
         remaining = _int_header(headers, "x-ratelimit-remaining")
         with self._lock:
