@@ -405,9 +405,12 @@ class Session:
             return
         if self._coordinator is None or self._budget_scope is None:
             return
+        first = budget is None
         self.budget = self._coordinator.budget(
             self._budget_scope, limit=limit, window=self._budget_window
         )
+        if first:
+            self.budget.reserve()  # count the request that just taught us the limit
 
     def _take_budget(self) -> None:
         budget = self.budget

@@ -47,6 +47,9 @@ __all__ = [
 log = get_logger("segmentkit.http")
 _FALSY = frozenset({"false", "0", "no", "off", ""})
 _CHUNK = 64 * 1024
+#: Largest piece inflated at once: zlib grows its output buffer by doubling, so one big call
+#: would briefly hold twice what it returns.
+_INFLATE_STEP = 256 * 1024
 #: Default cap on the bytes of one answer, after decompression (see ``max_response_bytes``).
 DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 
@@ -373,7 +376,7 @@ class Transport:
                     continue
                 pending = data
                 while pending:
-                    out = inflater.decompress(pending, cap - size + 1)
+                    out = inflater.decompress(pending, min(_INFLATE_STEP, cap - size + 1))
                     size += len(out)
                     if size > cap or wire > cap:
                         raise self._too_large(response, method)

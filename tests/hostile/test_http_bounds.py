@@ -63,6 +63,7 @@ def test_a_100_mb_answer_is_refused_without_holding_it(length: bool) -> None:
                 caught.append(exc)
 
         grew = _growth(run)
+        print(f"\n100 MB answer ({length=}): grew {grew / MB:.1f} MB")
         assert caught, "a library error past max_response_bytes"
         assert isinstance(caught[0], UnexpectedResponseError)
         assert grew < GROWTH_LIMIT, f"process grew {grew / MB:.1f} MB"
@@ -90,6 +91,7 @@ def test_a_compression_bomb_stops_at_the_decoded_cap(encoding: str) -> None:
                 caught.append(exc)
 
         grew = _growth(run)
+        print(f"\n{encoding} bomb ({len(bomb)} bytes): grew {grew / MB:.1f} MB")
         assert caught
         assert grew < GROWTH_LIMIT, f"process grew {grew / MB:.1f} MB"
 
@@ -133,6 +135,8 @@ def test_an_endless_chunked_answer_is_cut_within_seconds() -> None:
 
         grew = _growth(run)
         took = time.monotonic() - started
+        name = type(caught[0]).__name__
+        print(f"\nendless chunked: {name} after {took:.1f} s, grew {grew / MB:.1f} MB")
         assert caught, "a library error"
         assert took < 15, f"took {took:.1f} s"
         assert grew < GROWTH_LIMIT, f"process grew {grew / MB:.1f} MB"
@@ -159,6 +163,7 @@ def test_a_trickling_answer_ends_with_a_library_error_within_seconds() -> None:
         with pytest.raises(TransportError) as info:
             client.request("GET", "segments/1")
         took = time.monotonic() - started
+        print(f"\ntrickle: {type(info.value).__name__} after {took:.1f} s")
         assert isinstance(info.value, ResponseDeadlineError)
         assert took < 15, f"took {took:.1f} s (the trickle lasts about 80 s)"
         assert len(srv.requests) == 1, "a hostile answer is not asked for again"
