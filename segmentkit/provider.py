@@ -389,6 +389,8 @@ class Provider:
             retry = Retry.after(lookup)
         json_body = kwargs.pop("json_body", None)
         kwargs.pop("idempotent", None)
+        if "missing_ok_on_retry" in kwargs:
+            kwargs["gone_ok"] = kwargs.pop("missing_ok_on_retry")
         return self.http.request(
             method, path, json=json_body, idempotent=False, retry=retry, **kwargs
         )

@@ -169,7 +169,7 @@ class Session:
         if "\\" in path:
             raise ConfigurationError("request path must not contain a backslash")
         parts = urlsplit(path)
-        if parts.scheme or path.startswith("//"):
+        if parts.scheme.lower() in _DEFAULT_PORTS or "://" in path or path.startswith("//"):
             try:
                 port = parts.port
             except ValueError:
