@@ -53,7 +53,7 @@ from .errors import (
 from .events import PageFetched
 from .http.envelope import Decoder, ErrorRules, text_excerpt
 from .http.envelope import messages_from_body as _default_messages
-from .http.paging import walk_pages
+from .http.paging import PagingStyle, Unpaged, walk_pages
 from .http.retry import RateLimit
 from .http.session import IDEMPOTENT as _IDEMPOTENT
 from .http.session import Retry, Session
@@ -138,6 +138,8 @@ class Provider:
     rate_limit_window: ClassVar[float | None] = None
     #: The platform's documented rate limit and who shares it (a shared budget per scope).
     rate_limit: ClassVar[RateLimit | None] = None
+    #: How the platform pages its listings (query parameters and next tokens).
+    paging: ClassVar[PagingStyle] = Unpaged()
     #: How the platform signals failure (used by the default :meth:`error_from_response`).
     errors: ClassVar[ErrorRules | None] = None
     #: Whether ``add_recipients`` accepts recipients identified only by a provider id.
