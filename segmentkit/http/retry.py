@@ -238,6 +238,18 @@ class Pacer:
                 return 0.0
             return until - now
 
+    @property
+    def blocked_until(self) -> float:
+        """Clock time before which no request may go (after a 429), or 0."""
+        return self._blocked_until
+
+    def unblock(self, until: float) -> None:
+        """Lift the block ending at ``until`` (its wait was kept by whoever called this);
+        a later, longer block stays."""
+        with self._lock:
+            if self._blocked_until == until:
+                self._blocked_until = 0.0
+
     def _margin(self) -> float:
         base = max(self.margin, (self.window or 0) * 0.005)
         return base + (1.0 if self.whole_seconds else 0.0)

@@ -391,10 +391,15 @@ class Session:
                     reason=f"{type(exc).__name__}: {exc}",
                 )
             )
-        reason = "rate limit" if isinstance(exc, RateLimitError) else "backoff"
-        if reason == "rate limit":
-            self.stats.add_wait(delay)
-        self.wait(delay, reason)
+        if not isinstance(exc, RateLimitError):
+            self.wait(delay, "backoff")
+            return
+        self.stats.add_wait(delay)
+        pacer = self.pacer
+        until = pacer.blocked_until if pacer is not None else 0.0
+        self.wait(delay, "rate limit")
+        if pacer is not None and until:
+            pacer.unblock(until)  # this wait kept the block; do not keep it twice
 
     def _engage_budget(self, headers: Mapping[str, str]) -> None:
         limit = _int_header(headers, "x-ratelimit-limit")
