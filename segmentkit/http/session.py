@@ -325,7 +325,9 @@ class Session:
             wait = server_wait(response.headers, status=status) if status == 429 else None
             if self.pacer is not None:
                 self.pacer.observe(response.headers, status=status, retry_after=wait)
-            if self._budget_scope is not None:
+            if self._budget_scope is not None and status < 400:
+                # Learn the limit from ordinary answers (both platforms advertise it on every
+                # one, API-SPEC 1.4 / 2.7), not from a refusal alone.
                 self._engage_budget(response.headers)
             if wait is not None and self.budget is not None:
                 self.budget.block_until(time.time() + wait)
