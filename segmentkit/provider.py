@@ -34,10 +34,8 @@ adapter lacks raises :class:`UnsupportedOperationError` before any request.
 
 from __future__ import annotations
 
-import json
-import re
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any, ClassVar, TypeVar
 
@@ -48,17 +46,16 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 from ._version import CORE_API_VERSION
 from .errors import (
     APIError,
-    NotFoundError,
-    OutcomeUnknownError,
-    RateLimitError,
-    SegmentkitError,
-    ServerError,
-    TransportError,
     UnexpectedResponseError,
     UnsupportedOperationError,
-    error_class_for_status,
 )
-from .events import PageFetched, RetryScheduled
+from .events import PageFetched
+from .http.envelope import Decoder, ErrorRules, text_excerpt
+from .http.envelope import messages_from_body as _default_messages
+from .http.paging import PagingStyle, Unpaged, walk_pages
+from .http.retry import RateLimit
+from .http.session import IDEMPOTENT as _IDEMPOTENT
+from .http.session import Retry, Session
 from .models import (
     Capability,
     Channel,
@@ -71,16 +68,14 @@ from .models import (
     SegmentQuery,
 )
 from .redact import Redactor
-from .transport import Transport, parse_retry_after
+from .transport import Transport
 
-__all__ = ["NoSettings", "Provider", "walk_pages"]
+__all__ = ["NoSettings", "Provider", "text_excerpt", "walk_pages"]
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 
-_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "DELETE", "PUT"})
-_TAG = re.compile(r"<[^>]+>")
-_SPACE = re.compile(r"\s+")
+_ = _IDEMPOTENT  # re-exported name of the old module
 
 #: Optional operations and the capability each one grants when overridden.
 _OPTIONAL = {
@@ -107,12 +102,6 @@ class NoSettings(BaseModel):
 
 class _NoCredentials(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def text_excerpt(text: str, limit: int = 200) -> str:
-    """A short, tag-free, single-line excerpt of a body (for HTML error pages)."""
-    plain = _SPACE.sub(" ", _TAG.sub(" ", text)).strip()
-    return plain if len(plain) <= limit else plain[: limit - 1] + "…"
 
 
 class Provider:
@@ -144,6 +133,12 @@ class Provider:
     max_page_size: ClassVar[int | None] = None
     #: Length of the platform's fixed rate-limit window, when documented (seconds).
     rate_limit_window: ClassVar[float | None] = None
+    #: The platform's documented rate limit and who shares it (a shared budget per scope).
+    rate_limit: ClassVar[RateLimit | None] = None
+    #: How the platform pages its listings (query parameters and next tokens).
+    paging: ClassVar[PagingStyle] = Unpaged()
+    #: How the platform signals failure (used by the default :meth:`error_from_response`).
+    errors: ClassVar[ErrorRules | None] = None
     #: Whether ``add_recipients`` accepts recipients identified only by a provider id.
     accepts_ids_on_add: ClassVar[bool] = False
 
@@ -160,8 +155,23 @@ class Provider:
         self.transport = transport
         self.settings = settings if settings is not None else self.Settings()
         self.redactor: Redactor = transport.redactor
-        self._headers_cache: dict[str, str] | None = None
         self._lock = threading.RLock()
+        self.decoder = Decoder(
+            self.name,
+            self.redactor,
+            error_hook=self.error_from_response,
+            messages=self.messages_from_body,
+        )
+        #: The request pipeline: the one thing adapters call to talk to the platform.
+        self.http: Session = Session(
+            provider=self.name,
+            base_url=self.base_url,
+            transport=transport,
+            auth=self.auth_headers,
+            decoder=self.decoder,
+            rate_limit=self.rate_limit,
+            account=self.secret_values(credentials),
+        )
 
     # ------------------------------------------------------------------ class-level facts
 
@@ -267,33 +277,15 @@ class Provider:
 
         Called for every decoded answer, whatever its status, so adapters can recognise
         failures inside HTTP 200 and map titles to classes. The default returns ``None`` and
-        the core falls back to the status table and :meth:`messages_from_body`.
+        the core falls back to the status table and :meth:`messages_from_body`. When the
+        adapter declares :attr:`errors`, those rules decide.
         """
-        return None
+        rules = self.errors
+        return rules.error_for(response, body) if rules is not None else None
 
     def messages_from_body(self, body: Any) -> tuple[list[str], dict[str, list[str]]]:
         """Extract (messages, field errors) from an error body; override for odd envelopes."""
-        messages: list[str] = []
-        fields: dict[str, list[str]] = {}
-        if isinstance(body, Mapping):
-            for key in ("message", "error", "errors", "detail", "title"):
-                value = body.get(key)
-                if isinstance(value, str):
-                    messages.append(value)
-                elif isinstance(value, Mapping) and isinstance(value.get("message"), str):
-                    messages.append(value["message"])
-                elif isinstance(value, Mapping):
-                    for k, v in value.items():
-                        fields[str(k)] = [str(x) for x in v] if isinstance(v, list) else [str(v)]
-                elif isinstance(value, list):
-                    for item in value:
-                        if isinstance(item, Mapping):
-                            text = item.get("title") or item.get("message") or item.get("detail")
-                            if text:
-                                messages.append(str(text))
-                        elif isinstance(item, str):
-                            messages.append(item)
-        return messages, fields
+        return _default_messages(body)
 
     # ------------------------------------------------------------------ helpers for adapters
 
@@ -312,16 +304,9 @@ class Provider:
         return UnsupportedOperationError(self.name, operation, hint)
 
     def url(self, path: str) -> str:
-        """Absolute URL for ``path`` (relative to ``base_url``; absolute URLs pass through)."""
-        if path.startswith(("http://", "https://")):
-            return path
-        return self.base_url + path.lstrip("/")
-
-    def _auth(self) -> dict[str, str]:
-        headers = self._headers_cache
-        if headers is None:
-            headers = self._headers_cache = dict(self.auth_headers())
-        return headers
+        """Absolute URL for ``path`` (relative to ``base_url``; an absolute URL must be on the
+        client's own origin, else :class:`~segmentkit.ConfigurationError`)."""
+        return self.http.url(path)
 
     def parse(self, model: type[M], data: Any, *, what: str) -> M:
         """Validate ``data`` into wire ``model``; a mismatch is :class:`UnexpectedResponseError`
@@ -338,15 +323,17 @@ class Provider:
                 raw_body=self._excerpt(data),
             ) from None
 
+    @property
+    def _headers_cache(self) -> dict[str, str] | None:
+        # Old name of the session's cached auth headers (tests replace it to send no auth).
+        return self.http._auth
+
+    @_headers_cache.setter
+    def _headers_cache(self, value: dict[str, str] | None) -> None:
+        self.http._auth = value
+
     def _excerpt(self, data: Any, limit: int = 500) -> str:
-        try:
-            text = data if isinstance(data, str) else json.dumps(data, default=str)
-        except (TypeError, ValueError):
-            text = repr(data)
-        except RecursionError:
-            text = f"<{type(data).__name__} nested too deeply to show>"
-        # Mask before cutting: a key straddling the cut would not be recognised after it.
-        return self.redactor.text(text)[:limit]
+        return self.decoder.excerpt(data, limit)
 
     def request(
         self,
@@ -362,7 +349,8 @@ class Provider:
         allow_empty: bool = False,
         headers: Mapping[str, str] | None = None,
     ) -> Any:
-        """Send an authenticated request and return the decoded JSON body.
+        """Send an authenticated request and return the decoded JSON body (old surface of
+        :meth:`Session.request <segmentkit.http.session.Session.request>`, kept working).
 
         Retries what is safe: for idempotent requests (GET, DELETE, or ``idempotent=True``)
         connection failures, timeouts, 429, 5xx and unreadable bodies; for writes only 429 and
@@ -370,134 +358,18 @@ class Provider:
         as done when ``missing_ok_on_retry``. ``allow_empty`` accepts an empty body (returns
         ``None``). Errors are translated into the :mod:`segmentkit.errors` tree.
         """
-        method = method.upper()
-        if idempotent is None:
-            idempotent = method in _IDEMPOTENT
-        url = self.url(path)
-        send_headers = self._auth() if not headers else {**self._auth(), **headers}
-        transport = self.transport
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                response = transport.send(
-                    method,
-                    url,
-                    headers=send_headers,
-                    params=params,
-                    data=data,
-                    files=files,
-                    json=json_body,
-                    write=not idempotent,
-                    attempt=attempt,
-                )
-                return self._decode(response, allow_empty=allow_empty)
-            except SegmentkitError as exc:
-                if missing_ok_on_retry and attempt > 1 and isinstance(exc, NotFoundError):
-                    return None
-                delay = self.retry_delay(exc, idempotent=idempotent, attempt=attempt)
-                if delay is None:
-                    raise
-                self.schedule_retry(method, url, attempt, delay, exc)
-
-    def schedule_retry(
-        self, method: str, url: str, attempt: int, delay: float, exc: BaseException
-    ) -> None:
-        """Count a retry, emit :class:`RetryScheduled` and wait ``delay`` seconds (adapters
-        that retry in rounds of their own call it between rounds)."""
-        transport = self.transport
-        transport.stats.add_retry()
-        if transport.listening:
-            transport.emit(
-                RetryScheduled(
-                    provider=self.name,
-                    method=method,
-                    url=self.redactor.url(url),
-                    attempt=attempt,
-                    delay=delay,
-                    reason=f"{type(exc).__name__}: {exc}",
-                )
-            )
-        transport.sleep(delay)
-
-    def retry_delay(self, exc: BaseException, *, idempotent: bool, attempt: int) -> float | None:
-        """Seconds to wait before retrying after ``exc``, or ``None`` to give up now."""
-        policy = self.transport.retry_policy
-        if not policy.can_retry(attempt):
-            return None
-        rng = self.transport.rng
-        if isinstance(exc, RateLimitError):
-            return policy.delay(attempt, rng, exc.retry_after)
-        if isinstance(exc, TransportError):
-            if idempotent or not exc.request_sent:
-                return policy.delay(attempt, rng)
-            return None
-        if not idempotent:
-            return None
-        if isinstance(exc, ServerError):
-            return policy.delay(attempt, rng, exc.retry_after)
-        if isinstance(exc, UnexpectedResponseError) and (exc.status_code or 200) < 300:
-            return policy.delay(attempt, rng)
-        return None
-
-    def _decode(self, response: requests.Response, *, allow_empty: bool) -> Any:
-        status = response.status_code
-        content = response.content  # may raise ChunkedEncodingError → TransportError upstream
-        body: Any = None
-        decode_error: str | None = None
-        text = ""
-        if content.strip():
-            try:
-                body = json.loads(content)
-            except (ValueError, RecursionError) as exc:
-                # Masked before any excerpt is cut from it (a cut key would escape masking).
-                text = self.redactor.text(content.decode("utf-8", errors="replace"))
-                decode_error = str(exc) or type(exc).__name__
-        error = self.error_from_response(response, body) if decode_error is None else None
-        if error is not None:
-            raise self._complete(error, response, body)
-        if status >= 300:
-            cls = error_class_for_status(status)
-            if decode_error is not None or body is None:
-                excerpt = text_excerpt(text) if text else f"HTTP {status} with an empty body"
-                if 500 <= status < 600 and text:
-                    excerpt = f"HTML error page: {excerpt}"
-                err = cls(excerpt, provider=self.name, status_code=status)
-            else:
-                messages, fields = self.messages_from_body(body)
-                err = cls(
-                    provider=self.name, status_code=status, messages=messages, field_errors=fields
-                )
-            raise self._complete(err, response, body if body is not None else text)
-        if decode_error is not None:
-            raise self._complete(
-                UnexpectedResponseError(
-                    f"answer is not JSON ({text_excerpt(text, 80)!r})",
-                    provider=self.name,
-                    status_code=status,
-                ),
-                response,
-                text,
-            )
-        if body is None and not allow_empty:
-            raise UnexpectedResponseError(
-                "empty answer where JSON was expected", provider=self.name, status_code=status
-            )
-        return body
-
-    def _complete(self, error: APIError, response: requests.Response, body: Any) -> APIError:
-        """Fill the parts of an adapter-built error that only the core knows."""
-        if error.provider is None:
-            error.provider = self.name
-        if error.status_code is None and response.status_code >= 300:
-            error.status_code = response.status_code
-        if error.raw_body is None:
-            error.raw_body = self._excerpt(body)
-        if error.retry_after is None and (
-            isinstance(error, RateLimitError) or response.status_code in (429, 503)
-        ):
-            error.retry_after = parse_retry_after(response.headers)
-        return error
+        return self.http.request(
+            method,
+            path,
+            params=params,
+            data=data,
+            files=files,
+            json=json_body,
+            headers=headers,
+            idempotent=idempotent,
+            gone_ok=missing_ok_on_retry,
+            allow_empty=allow_empty,
+        )
 
     def write(
         self,
@@ -513,26 +385,36 @@ class Provider:
         called to look the object up: a non-``None`` result means the write was applied and is
         returned instead of the body; ``None`` means it was not, and the write is retried (with
         backoff, within ``max_retries``). Without ``reconcile`` the error is raised. Reconcile
-        may raise to stop (for example when the platform is known to fail this write).
+        may raise to stop. New code uses ``self.http.post(..., retry=Retry.after(lookup))``.
         """
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return self.request(method, path, idempotent=False, **kwargs)
-            except (OutcomeUnknownError, ServerError, UnexpectedResponseError) as exc:
-                # All three leave the write's outcome unknown: look before re-sending.
-                if reconcile is None:
-                    raise
-                found = reconcile()
-                if found is not None:
-                    return found
-                policy = self.transport.retry_policy
-                if not policy.can_retry(attempt):
-                    raise
-                self.schedule_retry(
-                    method, self.url(path), attempt, policy.delay(attempt, self.transport.rng), exc
-                )
+        if reconcile is None:
+            retry = Retry.safe
+        else:
+            fn = reconcile
+
+            def lookup(exc: BaseException) -> Any:
+                return fn()
+
+            retry = Retry.after(lookup)
+        json_body = kwargs.pop("json_body", None)
+        kwargs.pop("idempotent", None)
+        if "missing_ok_on_retry" in kwargs:
+            kwargs["gone_ok"] = kwargs.pop("missing_ok_on_retry")
+        return self.http.request(
+            method, path, json=json_body, idempotent=False, retry=retry, **kwargs
+        )
+
+    def schedule_retry(
+        self, method: str, url: str, attempt: int, delay: float, exc: BaseException
+    ) -> None:
+        """Count a retry, emit :class:`RetryScheduled` and wait ``delay`` seconds (legacy: for
+        adapters that still retry in rounds of their own; the session does this itself)."""
+        self.http._schedule_retry(method, url, attempt, delay, exc)
+
+    def retry_delay(self, exc: BaseException, *, idempotent: bool, attempt: int) -> float | None:
+        """Seconds to wait before retrying after ``exc``, or ``None`` to give up now (legacy
+        view of the session's decision)."""
+        return self.http._retry_delay(exc, idempotent=idempotent, attempt=attempt)
 
     def map_concurrent(self, fn: Callable[[T], Any], items: Sequence[T]) -> list[Any]:
         """Apply ``fn`` to every item on a bounded thread pool (``concurrency`` option),
@@ -567,25 +449,3 @@ class Provider:
                 total_pages=total_pages,
             )
         )
-
-
-def walk_pages(fetch: Callable[[Any], Page[T]], *, max_pages: int = 1_000_000) -> Iterator[Page[T]]:
-    """Yield pages from ``fetch(token)`` starting at ``None`` until ``next_page`` is ``None``.
-
-    Bounded: stops on a repeated token, or after ``total_pages`` (+1) or ``max_pages`` pages, so
-    a platform that keeps answering "next" cannot loop us forever.
-    """
-    token: Any = None
-    seen: set[Any] = set()
-    for count in range(1, max_pages + 1):
-        page = fetch(token)
-        yield page
-        token = page.next_page
-        if token is None:
-            return
-        key = token if isinstance(token, str | int | tuple) else repr(token)
-        if key in seen:
-            return
-        seen.add(key)
-        if page.total_pages is not None and count > page.total_pages:
-            return

@@ -28,6 +28,7 @@ from segmentkit.errors import (
     error_class_for_status,
 )
 from segmentkit.hookspecs import hookimpl
+from segmentkit.http import RateLimit
 from segmentkit.models import (
     Operator,
     Page,
@@ -250,6 +251,8 @@ class AllstechProvider(Provider, PerMemberStore):
     fake = "segmentkit_allstech.fake:AllstechPlatform"
     secret_headers = frozenset({"publickey", "secretkey"})
     max_page_size = None
+    # 60 requests/minute per client IP, shared by every key used from it (API-SPEC 2.7).
+    rate_limit = RateLimit(60, 60.0, scope="host")
 
     class Credentials(BaseModel):
         """``public_key`` and ``secret_key`` from the account page (``PublicKey`` and

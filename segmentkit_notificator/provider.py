@@ -32,7 +32,6 @@ from segmentkit.errors import (
     AuthenticationError,
     InvalidRecipientError,
     NotFoundError,
-    OutcomeUnknownError,
     QuotaExceededError,
     RateLimitError,
     SegmentkitError,
@@ -41,6 +40,7 @@ from segmentkit.errors import (
     ValidationError,
 )
 from segmentkit.hookspecs import hookimpl
+from segmentkit.http import RateLimit, Retry
 from segmentkit.membership import segment_lock
 from segmentkit.models import (
     Match,
@@ -107,6 +107,9 @@ class NotificatorProvider(Provider, MemberSetStore):
     fake = "segmentkit_notificator.fake:NotificatorPlatform"
     max_page_size = 1000
     rate_limit_window = 60.0  # 60 requests per 60 s per key, fixed window (API-SPEC 1.4)
+    # Per key and host; the real server's window ends on the whole second after 60 s and
+    # refuses with "Reset: 0" during that last second (API-SPEC 1.11c).
+    rate_limit = RateLimit(60, 60.0, scope="account", whole_seconds=True)
     accepts_ids_on_add = True
 
     class Credentials(BaseModel):
@@ -384,16 +387,37 @@ class NotificatorProvider(Provider, MemberSetStore):
         else:  # `match` means nothing for a member list
             desired = self._recipients_desired(list(recipients or ()))
         stored_name = _platform_name(name)
-        before = self._named_ids(stored_name) if stored_name else set()
+        # Request economy: no name listing before the write. Segment ids only grow, so a
+        # segment named like ours with an id above the newest id known before the write can
+        # only be ours (one small request the first time, then the last create's id).
+        floor = self._newest_segment_id()
 
-        def reconcile() -> Any:
+        def lookup(exc: BaseException) -> Any:
             # A create is a plain POST: look for a new segment with this name first.
-            fresh = self._named_ids(stored_name) - before
+            fresh = {i for i in self._named_ids(stored_name) if i > floor} if stored_name else set()
             return {"data": {"id": max(fresh)}} if fresh else None
 
-        body = self.write("POST", "segments", data=desired.form(name), reconcile=reconcile)
+        body = self.http.post("segments", data=desired.form(name), retry=Retry.after(lookup))
         wire, raw = self._from_answer(body, "created segment")
+        if wire.id is not None and int(wire.id) > floor:
+            self._newest_id = int(wire.id)
         return _to_segment(wire, raw)
+
+    def _newest_segment_id(self) -> int:
+        """The highest segment id that existed before now (0 for an empty account). Lists
+        are ordered by id, newest first by default (API-SPEC 1.5), but an account may prefer
+        ascending order, so the last page is read too when page 1 is not descending."""
+        known: int | None = getattr(self, "_newest_id", None)
+        if known is not None:
+            return known
+        first = self._list("segments", 1, 10, {})
+        ids = _ids_of(first.items)
+        top = max(ids, default=0)
+        descending = ids == sorted(ids, reverse=True)
+        if first.total_pages and first.total_pages > 1 and not descending:
+            top = max(top, *_ids_of(self._list("segments", first.total_pages, 10, {}).items))
+        self._newest_id = top
+        return top
 
     def _write_settings(
         self, segment_id: str, name: str, desired: _Desired, before: _WireSegment
@@ -402,33 +426,23 @@ class NotificatorProvider(Provider, MemberSetStore):
 
         An answer that never came or a 5xx is reconciled by reading the segment: if it holds
         what was sent, that is the result; v2.0.1's HTML 500 (nothing applied) is raised as a
-        :class:`ServerError` naming the known bug, never re-sent (API-SPEC 1.6).
+        :class:`ServerError` naming the known bug, never re-sent (API-SPEC 1.6, 1.11c).
         """
-        policy = self.transport.retry_policy
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                self.request(
-                    "POST", f"segments/{segment_id}", data=desired.form(name), idempotent=False
-                )
-            except (OutcomeUnknownError, ServerError, UnexpectedResponseError) as exc:
-                wire, raw = self._get_wire(segment_id)
-                if desired.kept_by(wire, before) and wire.name == _platform_name(name):
-                    return wire, raw
-                if isinstance(exc, ServerError) and exc.status_code == 500:
-                    raise ServerError(
-                        _UPDATE_BUG,
-                        provider=self.name,
-                        status_code=500,
-                        raw_body=exc.raw_body,
-                    ) from exc
-                if not policy.can_retry(attempt):
-                    raise
-                delay = policy.delay(attempt, self.transport.rng)
-                self.schedule_retry("POST", self.url(f"segments/{segment_id}"), attempt, delay, exc)
-                continue
-            return self._get_wire(segment_id)
+        found: list[tuple[_WireSegment, dict[str, Any]]] = []
+
+        def lookup(exc: BaseException) -> Any:
+            wire, raw = self._get_wire(segment_id)
+            if desired.kept_by(wire, before) and wire.name == _platform_name(name):
+                found.append((wire, raw))
+                return True
+            if isinstance(exc, ServerError) and exc.status_code == 500:
+                raise ServerError(
+                    _UPDATE_BUG, provider=self.name, status_code=500, raw_body=exc.raw_body
+                ) from exc
+            return None  # provably not applied: the session sends it again
+
+        self.http.post(f"segments/{segment_id}", data=desired.form(name), retry=Retry.after(lookup))
+        return found[-1] if found else self._get_wire(segment_id)
 
     def update_segment(
         self,
@@ -818,3 +832,12 @@ def _as_int(value: Any) -> int | None:
 def segmentkit_register_providers(register: Any) -> None:
     """Register the 66text adapter."""
     register(NotificatorProvider)
+
+
+def _ids_of(items: Iterable[Any]) -> list[int]:
+    out = []
+    for raw in items:
+        ident = raw.get("id") if isinstance(raw, dict) else None
+        if isinstance(ident, int) or (isinstance(ident, str) and ident.isdigit()):
+            out.append(int(ident))
+    return out

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from ..adapter.stores import BatchStore, ItemResult
 from ..hookspecs import hookimpl
+from ..http import PageNumber
 from ..models import (
     Match,
     Operator,
@@ -136,6 +137,7 @@ class MemoryProvider(Provider, BatchStore):
     secret_headers = frozenset({"x-api-key"})
     max_page_size = 100
     max_batch = 100
+    paging = PageNumber(page="page", size="per_page")
 
     class Credentials(BaseModel):
         """``api_key``: the account key (``X-Api-Key`` header)."""
@@ -150,9 +152,7 @@ class MemoryProvider(Provider, BatchStore):
         self, path: str, page: Any, per_page: int, params: dict[str, Any] | None = None
     ) -> tuple[_WireList, int]:
         number = int(page or 1)
-        body = self.request(
-            "GET", path, params={**(params or {}), "page": number, "per_page": per_page}
-        )
+        body = self.http.get(path, params={**(params or {}), **self.paging.params(page, per_page)})
         return self.parse(_WireList, body, what="list"), number
 
     def list_segments(self, query: SegmentQuery, page: Any) -> Page[Segment]:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     import responses
 
 from ..client import Client, connect
+from ..coordination import LocalCoordinator
 from ..plugins import Registry, default_registry
 from .app import DIRECTIVE, FakePlatform
 
@@ -129,6 +130,7 @@ class FakeServer:
         self._host: str | None = None
         self.base_url = ""
         self._clients: list[Client] = []
+        self._coordinator = LocalCoordinator()
 
     # -- lifecycle
 
@@ -203,6 +205,9 @@ class FakeServer:
             "backoff_max": 0.05,
             "read_timeout": 2.0,
             "connect_timeout": 2.0,
+            # Each fake is its own platform: its clients share a rate budget with each other,
+            # not with every other fake of the test run that happens to use the same key.
+            "coordination": self._coordinator,
         }
         defaults.update(options)
         c = connect(self.dsn(account), registry=self.registry or default_registry(), **defaults)

@@ -92,8 +92,11 @@ def test_walk_pages_stops_on_a_repeated_token():
 
 
 def test_walk_pages_stops_on_unhashable_repeated_token():
+    calls = []
+
     def fetch(token):
-        return Page(items=[0], next_page={"cursor": "x"})
+        calls.append(token)
+        return Page(items=[len(calls)], next_page={"cursor": "x"})
 
     assert len(list(walk_pages(fetch))) == 2
 

@@ -1,0 +1,509 @@
+"""The request pipeline of one client: auth → shared budget → pace → send → decode →
+classify → retry or reconcile.
+
+Adapters call :class:`Session` (``provider.http``) and nothing below it. Only the session
+decides about retries, randomness, statistics and waiting; every wait is interruptible
+(:meth:`Session.interrupt`) and none exceeds ``max_retry_wait``.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+from ..coordination import Budget, Coordinator, get_coordinator, scope_key
+from ..errors import (
+    ConfigurationError,
+    NotFoundError,
+    OutcomeUnknownError,
+    RateLimitError,
+    SegmentkitError,
+    ServerError,
+    TransportError,
+    UnexpectedResponseError,
+)
+from ..events import RateLimitWait, RequestSent, ResponseReceived, RetryScheduled
+from ..redact import get_logger
+from .envelope import Decoder
+from .retry import Pacer, RateLimit, RetryPolicy, _int_header, server_wait
+from .transport import ResponseDeadlineError, ResponseTooLargeError, Stats, Transport
+
+__all__ = ["Retry", "RetryMode", "Session", "Stats"]
+
+log = get_logger("segmentkit.http")
+
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "DELETE", "PUT"})
+#: Waits at least this long are announced to ``on_wait`` callbacks (progress displays).
+ANNOUNCE_WAIT = 0.5
+_SLICE = 0.2  # a main-thread wait wakes this often so a real SIGINT is handled promptly
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+Lookup = Callable[[BaseException], Any]
+WaitCallback = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class RetryMode:
+    """How a request may be retried; use :class:`Retry`'s members, not this class."""
+
+    kind: str
+    lookup: Lookup | None = None
+
+
+class Retry:
+    """Per-call retry choice.
+
+    * ``Retry.safe`` (default) — idempotent requests retry connection failures, timeouts, 429,
+      5xx and unreadable answers; other writes only 429 and failures that provably happened
+      before sending.
+    * ``Retry.never`` — exactly one attempt.
+    * ``Retry.after(lookup)`` — a write whose outcome is unknown (no answer, 5xx, unreadable
+      answer) is looked up with ``lookup(exc)``, which sees the exception and returns the
+      result when the write was applied, ``None`` when it provably was not (the write is sent
+      again, with backoff, within ``max_retries``), or raises to stop.
+    """
+
+    safe: ClassVar[RetryMode] = RetryMode("safe")
+    never: ClassVar[RetryMode] = RetryMode("never")
+
+    @staticmethod
+    def after(lookup: Lookup) -> RetryMode:
+        """Reconcile unknown outcomes with ``lookup(exc)`` before any re-send."""
+        return RetryMode("after", lookup)
+
+
+class Session:
+    """The pipeline every request of one client goes through; ``provider.http``."""
+
+    def __init__(
+        self,
+        *,
+        provider: str,
+        base_url: str,
+        transport: Transport,
+        auth: Callable[[], Mapping[str, str]],
+        decoder: Decoder,
+        rate_limit: RateLimit | None = None,
+        account: Sequence[str] = (),
+        coordinator: Coordinator | None = None,
+    ) -> None:
+        options = transport.options
+        self.provider = provider
+        self.base_url = base_url if base_url.endswith("/") else base_url + "/"
+        origin = urlsplit(self.base_url)
+        self._origin = _origin(origin.scheme, origin.hostname, origin.port)
+        self.transport = transport
+        self.options = options
+        self.redactor = transport.redactor
+        self.decoder = decoder
+        self._auth_fn = auth
+        self._auth: dict[str, str] | None = None
+        self.stats: Stats = transport.stats
+        self.clock = transport.clock
+        self._sleep = transport.sleep
+        self.policy = RetryPolicy(
+            max_retries=options.max_retries,
+            backoff_base=options.backoff_base,
+            backoff_max=options.backoff_max,
+            max_retry_wait=options.max_retry_wait,
+        )
+        self.rng = random.Random()
+        self.rate_limit = rate_limit
+        window = options.rate_limit_window or (rate_limit.window if rate_limit else None)
+        window = window or transport.rate_limit_window
+        whole = bool(rate_limit and rate_limit.whole_seconds)
+        self.pacer = (
+            Pacer(window, clock=self.clock, whole_seconds=whole) if options.pacing else None
+        )
+        # The shared budget engages once the server advertises its limit (X-RateLimit-Limit,
+        # API-SPEC 1.4 / 2.7): the advertised number wins over the declared one (an exempt
+        # account, a test double), and a server that advertises nothing is paced by 429s only.
+        self.budget: Budget | None = None
+        self._budget_scope: str | None = None
+        self._budget_window = 0.0
+        self._coordinator: Coordinator | None = None
+        if options.pacing and rate_limit is not None:
+            if coordinator is None:
+                spec = options.coordination
+                coordinator = spec if isinstance(spec, Coordinator) else get_coordinator(spec)
+            self._coordinator = coordinator
+            host = f"{origin.hostname}:{origin.port or _DEFAULT_PORTS.get(origin.scheme, 0)}"
+            parts: tuple[str, ...] = (provider, rate_limit.scope, host)
+            if rate_limit.scope == "account":
+                parts += tuple(account)
+            self._budget_scope = scope_key(*parts)
+            self._budget_window = (window or rate_limit.window) + rate_limit.margin
+        self._interrupted = threading.Event()
+        self._wait_callbacks: list[WaitCallback] = []
+        self._cb_lock = threading.Lock()
+        # Legacy views for code written against segmentkit.transport.Transport.
+        transport.pacer = self.pacer
+        transport.retry_policy = self.policy
+        transport.rng = self.rng
+
+    # ------------------------------------------------------------------ public surface
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        """``GET path``; see :meth:`request`."""
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> Any:
+        """``POST path``; see :meth:`request`."""
+        return self.request("POST", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> Any:
+        """``DELETE path``; see :meth:`request`. ``gone_ok=True``: a 404 after a retried
+        attempt counts as done (returns ``None``)."""
+        return self.request("DELETE", path, **kwargs)
+
+    def url(self, path: str) -> str:
+        """The absolute URL for ``path``: relative to the base URL, or an absolute URL of the
+        client's own origin (scheme, host, port); anything else is a
+        :class:`ConfigurationError`, raised before anything is sent (credentials go only to
+        the configured origin)."""
+        if "\\" in path:
+            raise ConfigurationError("request path must not contain a backslash")
+        parts = urlsplit(path)
+        if parts.scheme.lower() in _DEFAULT_PORTS or "://" in path or path.startswith("//"):
+            try:
+                port = parts.port
+            except ValueError:
+                port = -1
+            if (
+                parts.username is not None
+                or parts.password is not None
+                or _origin(parts.scheme, parts.hostname, port) != self._origin
+            ):
+                raise ConfigurationError(
+                    "absolute URLs must be on the client's own origin "
+                    f"({self.redactor.url(self.base_url)}); pass a path instead"
+                )
+            return path
+        return self.base_url + path.lstrip("/")
+
+    def on_wait(self, callback: WaitCallback) -> Callable[[], None]:
+        """Call ``callback(seconds, reason)`` before every wait of at least 0.5 s (reason:
+        ``"rate limit"``, ``"backoff"`` or ``"shared budget"``). Returns a remover."""
+        with self._cb_lock:
+            self._wait_callbacks.append(callback)
+
+        def remove() -> None:
+            with self._cb_lock:
+                if callback in self._wait_callbacks:
+                    self._wait_callbacks.remove(callback)
+
+        return remove
+
+    def interrupt(self) -> None:
+        """Wake every wait of this session at once; they, and every later wait, raise
+        :class:`KeyboardInterrupt` in whatever thread they run."""
+        self._interrupted.set()
+
+    @property
+    def interrupted(self) -> bool:
+        """Whether :meth:`interrupt` was called."""
+        return self._interrupted.is_set()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        data: Any = None,
+        files: Any = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        retry: RetryMode | None = None,
+        allow_empty: bool = False,
+        gone_ok: bool = False,
+        idempotent: bool | None = None,
+    ) -> Any:
+        """Send an authenticated request and return the decoded JSON body.
+
+        ``retry`` is :attr:`Retry.safe` (default), :attr:`Retry.never` or
+        :meth:`Retry.after`. ``idempotent`` overrides the method's default (GET, HEAD, OPTIONS,
+        PUT, DELETE are). ``allow_empty`` accepts an empty body (returns ``None``). Errors are
+        from the :mod:`segmentkit.errors` tree.
+        """
+        method = method.upper()
+        mode = retry or Retry.safe
+        if idempotent is None:
+            idempotent = method in IDEMPOTENT
+        url = self.url(path)
+        auth = self._auth
+        if auth is None:
+            auth = self._auth = dict(self._auth_fn())
+        send_headers = auth if not headers else {**auth, **headers}
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return self._attempt(
+                    method,
+                    url,
+                    send_headers,
+                    params,
+                    data,
+                    files,
+                    json,
+                    write=not idempotent,
+                    attempt=attempt,
+                    allow_empty=allow_empty,
+                )
+            except SegmentkitError as exc:
+                if gone_ok and attempt > 1 and isinstance(exc, NotFoundError):
+                    return None
+                if mode.kind == "never":
+                    raise
+                if mode.kind == "after" and _outcome_unknown(exc):
+                    assert mode.lookup is not None
+                    found = mode.lookup(exc)
+                    if found is not None:
+                        return found
+                    if not self.policy.can_retry(attempt):
+                        raise
+                    delay: float | None = self.policy.delay(attempt, self.rng)
+                else:
+                    delay = self._retry_delay(exc, idempotent=idempotent, attempt=attempt)
+                if delay is None:
+                    raise
+                self._schedule_retry(method, url, attempt, delay, exc)
+
+    # ------------------------------------------------------------------ the pipeline
+
+    def _attempt(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        params: Mapping[str, Any] | None,
+        data: Any,
+        files: Any,
+        json: Any,
+        *,
+        write: bool,
+        attempt: int,
+        allow_empty: bool,
+    ) -> Any:
+        self._take_budget()
+        self._wait_for_pacer()
+        transport = self.transport
+        listening = transport.listening
+        debug = log.isEnabledFor(10)
+        safe_url = self.redactor.url(url) if (listening or debug) else ""
+        if listening:
+            transport.emit(
+                RequestSent(
+                    provider=self.provider,
+                    method=method,
+                    url=safe_url,
+                    headers=self.redactor.headers(headers),
+                    attempt=attempt,
+                )
+            )
+        started = self.clock()
+        response = transport.send(
+            method,
+            url,
+            headers=headers,
+            params=params,
+            data=data,
+            files=files,
+            json=json,
+            write=write,
+            safe_url=safe_url,
+        )
+        elapsed = self.clock() - started
+        status = response.status_code
+        if status == 429 or self.pacer is not None:
+            wait = server_wait(response.headers, status=status) if status == 429 else None
+            if self.pacer is not None:
+                self.pacer.observe(response.headers, status=status, retry_after=wait)
+            if self._budget_scope is not None and status < 400:
+                # Learn the limit from ordinary answers (both platforms advertise it on every
+                # one, API-SPEC 1.4 / 2.7), not from a refusal alone.
+                self._engage_budget(response.headers)
+            if wait is not None and self.budget is not None:
+                self.budget.block_until(time.time() + wait)
+        if listening:
+            transport.emit(
+                ResponseReceived(
+                    provider=self.provider,
+                    method=method,
+                    url=safe_url,
+                    status_code=status,
+                    elapsed=elapsed,
+                    attempt=attempt,
+                )
+            )
+        if debug:
+            log.debug("%s %s -> %s in %.0f ms", method, safe_url, status, elapsed * 1000)
+        return self.decoder.decode(response, allow_empty=allow_empty)
+
+    def _retry_delay(self, exc: BaseException, *, idempotent: bool, attempt: int) -> float | None:
+        """Seconds to wait before retrying after ``exc``, or ``None`` to give up now."""
+        policy = self.policy
+        if not policy.can_retry(attempt):
+            return None
+        if isinstance(exc, ResponseTooLargeError | ResponseDeadlineError):
+            return None  # a hostile answer is not fixed by asking again
+        if isinstance(exc, RateLimitError):
+            return self._server_delay(exc, attempt)
+        if isinstance(exc, TransportError):
+            if idempotent or not exc.request_sent:
+                return policy.delay(attempt, self.rng)
+            return None
+        if not idempotent:
+            return None
+        if isinstance(exc, ServerError):
+            if exc.retry_after is not None:
+                return self._server_delay(exc, attempt)
+            return policy.delay(attempt, self.rng)
+        if isinstance(exc, UnexpectedResponseError) and (exc.status_code or 200) < 300:
+            return policy.delay(attempt, self.rng)
+        return None
+
+    def _server_delay(self, exc: Any, attempt: int) -> float:
+        told = exc.retry_after
+        if told is None:
+            # A 429 without a wait: back off, but never retry it at once (API-SPEC §1.11c).
+            return max(1.0, self.policy.delay(attempt, self.rng))
+        if told > self.options.max_retry_wait:
+            raise exc  # waiting that long is not ours to decide; retry_after tells the caller
+        return float(told)
+
+    def _schedule_retry(
+        self, method: str, url: str, attempt: int, delay: float, exc: BaseException
+    ) -> None:
+        self.stats.add_retry()
+        if self.transport.listening:
+            self.transport.emit(
+                RetryScheduled(
+                    provider=self.provider,
+                    method=method,
+                    url=self.redactor.url(url),
+                    attempt=attempt,
+                    delay=delay,
+                    reason=f"{type(exc).__name__}: {exc}",
+                )
+            )
+        if not isinstance(exc, RateLimitError):
+            self.wait(delay, "backoff")
+            return
+        self.stats.add_wait(delay)
+        pacer = self.pacer
+        until = pacer.blocked_until if pacer is not None else 0.0
+        self.wait(delay, "rate limit")
+        if pacer is not None and until:
+            pacer.unblock(until)  # this wait kept the block; do not keep it twice
+
+    def _engage_budget(self, headers: Mapping[str, str]) -> None:
+        limit = _int_header(headers, "x-ratelimit-limit")
+        if limit is None or limit <= 0:
+            return
+        budget = self.budget
+        if budget is not None and budget.limit == limit:
+            return
+        if self._coordinator is None or self._budget_scope is None:
+            return
+        first = budget is None
+        self.budget = self._coordinator.budget(
+            self._budget_scope, limit=limit, window=self._budget_window
+        )
+        if first:
+            self.budget.reserve()  # count the request that just taught us the limit
+
+    def _take_budget(self) -> None:
+        budget = self.budget
+        if budget is None:
+            return
+        delay = budget.reserve()
+        if delay <= 0:
+            return
+        self._check_cap(delay, "the shared rate budget")
+        self.stats.add_wait(delay)
+        self._announce_pacing(delay)
+        self.wait(delay, "shared budget")
+
+    def _wait_for_pacer(self) -> None:
+        """Block until the pacer allows one more request."""
+        pacer = self.pacer
+        if pacer is None:
+            return
+        for _ in range(1000):  # bounded: each wait ends a window or a Retry-After
+            delay = pacer.reserve()
+            if delay <= 0:
+                return
+            self._check_cap(delay, "the platform's rate limit")
+            self.stats.add_wait(delay)
+            self._announce_pacing(delay)
+            if log.isEnabledFor(10):
+                log.debug("%s: pacing %.3fs to stay under the rate limit", self.provider, delay)
+            self.wait(delay, "rate limit")
+
+    def _announce_pacing(self, delay: float) -> None:
+        if self.transport.listening:
+            self.transport.emit(
+                RateLimitWait(
+                    provider=self.provider,
+                    delay=delay,
+                    limit=self.pacer.limit if self.pacer is not None else None,
+                    remaining=0,
+                )
+            )
+
+    def _check_cap(self, delay: float, what: str) -> None:
+        cap = self.options.max_retry_wait
+        if delay > cap:
+            raise RateLimitError(
+                f"{what} asks for a wait of {delay:.1f} s, more than max_retry_wait={cap:g} s",
+                provider=self.provider,
+                retry_after=delay,
+            )
+
+    def wait(self, seconds: float, reason: str) -> None:
+        """Wait ``seconds`` (capped by ``max_retry_wait``), interruptibly; see
+        :meth:`interrupt`."""
+        if self._interrupted.is_set():
+            raise KeyboardInterrupt("segmentkit: interrupted")
+        seconds = min(max(0.0, seconds), self.options.max_retry_wait)
+        if seconds >= ANNOUNCE_WAIT and self._wait_callbacks:
+            with self._cb_lock:
+                callbacks = list(self._wait_callbacks)
+            for cb in callbacks:
+                try:
+                    cb(seconds, reason)
+                except Exception:  # an observer must never break the wait it observes
+                    log.exception("on_wait callback failed")
+        if seconds <= 0:
+            return
+        if self._sleep is not None:
+            self._sleep(seconds)
+        elif threading.current_thread() is threading.main_thread():
+            end = time.monotonic() + seconds
+            while True:
+                left = end - time.monotonic()
+                if left <= 0 or self._interrupted.wait(min(_SLICE, left)):
+                    break
+        else:
+            self._interrupted.wait(seconds)
+        if self._interrupted.is_set():
+            raise KeyboardInterrupt("segmentkit: interrupted")
+
+
+def _outcome_unknown(exc: BaseException) -> bool:
+    """Whether a write that failed with ``exc`` may or may not have been applied."""
+    if isinstance(exc, ResponseTooLargeError):
+        return False
+    return isinstance(exc, OutcomeUnknownError | ServerError | UnexpectedResponseError)
+
+
+def _origin(scheme: str | None, host: str | None, port: int | None) -> tuple[str, str, int]:
+    scheme = (scheme or "").lower()
+    return scheme, (host or "").lower(), port or _DEFAULT_PORTS.get(scheme, 0)

@@ -1,0 +1,468 @@
+"""One HTTP attempt over a ``requests.Session``: TLS, proxies, timeouts, User-Agent, bounded
+reading of the answer, and translation of ``requests`` failures into the error tree.
+
+Nothing here retries, paces or sleeps: that is :class:`segmentkit.http.session.Session`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import threading
+import time
+import zlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+import requests.adapters
+import requests.utils
+import urllib3.exceptions
+from pydantic import BaseModel, ConfigDict, Field
+
+from .._version import __version__
+from ..coordination import Coordinator
+from ..errors import (
+    ConfigurationError,
+    ConnectionFailedError,
+    OutcomeUnknownError,
+    RequestTimeoutError,
+    TransportError,
+    UnexpectedResponseError,
+    translate_requests_error,
+)
+from ..events import Event
+from ..redact import Redactor, get_logger
+
+__all__ = [
+    "ClientOptions",
+    "ResponseDeadlineError",
+    "ResponseTooLargeError",
+    "Stats",
+    "Transport",
+]
+
+log = get_logger("segmentkit.http")
+_FALSY = frozenset({"false", "0", "no", "off", ""})
+_CHUNK = 64 * 1024
+#: Largest piece inflated at once: zlib grows its output buffer by doubling, so one big call
+#: would briefly hold twice what it returns.
+_INFLATE_STEP = 256 * 1024
+#: Default cap on the bytes of one answer, after decompression (see ``max_response_bytes``).
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], None]
+
+
+class ResponseTooLargeError(UnexpectedResponseError):
+    """Raised when an answer (after gzip/deflate decoding) exceeds ``max_response_bytes``.
+
+    Never retried: a server that sends too much once will do it again.
+    """
+
+
+class ResponseDeadlineError(RequestTimeoutError):
+    """Raised when an answer did not arrive whole within ``response_deadline`` seconds (a
+    trickling or endless answer). Never retried, for the same reason."""
+
+
+class ClientOptions(BaseModel):
+    """Options every client accepts (``connect(..., timeout=10, max_retries=5)``).
+
+    A misspelt option is an error, not silently ignored.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    connect_timeout: float = Field(5.0, gt=0, description="seconds to establish a connection")
+    read_timeout: float = Field(30.0, gt=0, description="seconds to wait for each read")
+    response_deadline: float | None = Field(
+        None,
+        gt=0,
+        description="total seconds one answer may take to arrive whole (default 3 x read_timeout)",
+    )
+    max_response_bytes: int = Field(
+        DEFAULT_MAX_RESPONSE_BYTES,
+        ge=1024,
+        description="largest answer accepted, in bytes after decompression (default 32 MiB)",
+    )
+    max_retries: int = Field(3, ge=0, le=20, description="retries after the first attempt")
+    backoff_base: float = Field(0.5, ge=0, description="first backoff delay, seconds")
+    backoff_max: float = Field(8.0, ge=0, description="largest backoff delay, seconds")
+    max_retry_wait: float = Field(
+        90.0,
+        ge=0,
+        description="longest single wait (Retry-After, pacing, shared budget); past it "
+        "RateLimitError is raised carrying retry_after",
+    )
+    pacing: bool = Field(True, description="space requests to stay under advertised limits")
+    rate_limit_window: float | None = Field(
+        None, gt=0, description="override the platform's rate-limit window, seconds"
+    )
+    concurrency: int = Field(8, ge=1, le=64, description="parallel requests in bulk operations")
+    verify: bool | str = Field(True, description="TLS verification; a CA bundle path is allowed")
+    user_agent: str | None = None
+    coordination: str | Coordinator | None = Field(
+        None,
+        description="who shares rate budgets and locks: 'local', 'host', 'redis://…', or a "
+        "Coordinator; None reads SEGMENTKIT_COORDINATION, else the default backend",
+    )
+
+    def model_post_init(self, __context: Any) -> None:
+        if self.verify is False or (
+            isinstance(self.verify, str) and self.verify.strip().lower() in _FALSY
+        ):
+            raise ConfigurationError(
+                "TLS verification cannot be turned off; pass a CA bundle path as verify=..."
+            )
+        if isinstance(self.verify, str) and not os.path.exists(self.verify):
+            raise ConfigurationError(f"verify={self.verify!r}: no CA bundle at that path")
+
+    @property
+    def deadline(self) -> float:
+        """The total deadline of one answer, seconds."""
+        return self.response_deadline or 3.0 * self.read_timeout
+
+
+@dataclass
+class Stats:
+    """Counters a client keeps: requests sent, retries, 429s seen, seconds spent waiting."""
+
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    paced_seconds: float = 0.0
+    by_status: dict[int, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def count(self, status: int | None) -> None:
+        with self._lock:
+            self.requests += 1
+            if status is not None:
+                self.by_status[status] = self.by_status.get(status, 0) + 1
+                if status == 429:
+                    self.rate_limited += 1
+
+    def add_retry(self) -> None:
+        with self._lock:
+            self.retries += 1
+
+    def add_wait(self, seconds: float) -> None:
+        with self._lock:
+            self.paced_seconds += seconds
+
+
+def is_loopback(host: str | None) -> bool:
+    """Whether ``host`` names this machine (``localhost`` or a loopback address)."""
+    if not host:
+        return False
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class Transport:
+    """Sends single attempts for one client: session, TLS, proxies, timeouts, bounded reads.
+
+    It also carries the client's wiring (options, redactor, event sink, clock, sleep, stats)
+    that its :class:`~segmentkit.http.session.Session` uses; adapters never touch it.
+    """
+
+    def __init__(
+        self,
+        *,
+        provider: str,
+        options: ClientOptions,
+        redactor: Redactor,
+        emit: Callable[[Event], None] | None,
+        rate_limit_window: float | None = None,
+        clock: Clock = time.monotonic,
+        sleep: Sleep | None = None,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.provider = provider
+        self.options = options
+        self.redactor = redactor
+        self._emit = emit
+        self.clock = clock
+        #: ``None``: the session's interruptible wait; tests inject a fake sleep.
+        self.sleep = None if sleep is time.sleep else sleep
+        self.rate_limit_window = rate_limit_window
+        self.stats = Stats()
+        self.session = session or requests.Session()
+        self.session.trust_env = False  # environment read once, in use_environment()
+        pool = max(10, options.concurrency + 2)
+        adapter = requests.adapters.HTTPAdapter(
+            pool_connections=4, pool_maxsize=pool, max_retries=0
+        )
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+        self.session.headers["User-Agent"] = options.user_agent or (
+            f"segmentkit/{__version__} ({provider})"
+        )
+        self.session.headers["Accept"] = "application/json"
+        # Only encodings we decode ourselves, under the size cap (no brotli/zstd surprises).
+        self.session.headers["Accept-Encoding"] = "gzip, deflate"
+        self.timeout = (options.connect_timeout, options.read_timeout)
+        self.deadline = options.deadline
+        self.max_bytes = options.max_response_bytes
+        self._verify: bool | str = options.verify
+        self._proxies: dict[str, str] = {}
+        # Legacy attributes, set by the Session built on this transport.
+        self.pacer: Any = None
+        self.retry_policy: Any = None
+        self.rng: Any = None
+
+    def use_environment(self, base_url: str) -> None:
+        """Read proxy and CA-bundle settings from the environment once, for ``base_url``.
+
+        ``requests`` would otherwise re-read the environment and ``~/.netrc`` on every call
+        (a measurable share of each request), and a netrc entry for the host would replace
+        the adapter's ``Authorization`` header. Proxies (``HTTPS_PROXY``, ``NO_PROXY``, …) are
+        honoured for HTTPS origins that are not loopback; a plain-HTTP or loopback origin always
+        goes direct, so credentials never cross a proxy in clear. A ``REQUESTS_CA_BUNDLE`` /
+        ``CURL_CA_BUNDLE`` naming a missing file is a :class:`ConfigurationError`.
+        """
+        self.session.trust_env = False
+        parts = urlsplit(base_url)
+        self.session.proxies.clear()
+        if parts.scheme == "https" and not is_loopback(parts.hostname):
+            self._proxies = dict(requests.utils.get_environ_proxies(base_url))
+        else:
+            # Explicit "no proxy" for both schemes: requests would otherwise fall back to none
+            # only because trust_env is off; this states it.
+            self._proxies = {}
+        self.session.proxies.update(self._proxies)
+        if self.options.verify is True:
+            for var in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+                bundle = os.environ.get(var)
+                if bundle:
+                    if not os.path.exists(bundle):
+                        raise ConfigurationError(
+                            f"{var} names a CA bundle that does not exist; fix or unset {var}"
+                        )
+                    self._verify = bundle
+                    break
+
+    @property
+    def listening(self) -> bool:
+        """Whether anyone observes events (if not, events are not even built)."""
+        return self._emit is not None
+
+    def emit(self, event: Event) -> None:
+        """Deliver ``event`` to the client's observers."""
+        if self._emit is not None:
+            self._emit(event)
+
+    def close(self) -> None:
+        """Close the HTTP session and its pooled connections."""
+        self.session.close()
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        params: Mapping[str, Any] | None = None,
+        data: Any = None,
+        files: Any = None,
+        json: Any = None,
+        write: bool = False,
+        safe_url: str = "",
+    ) -> requests.Response:
+        """Send one attempt and read its answer whole, within the size cap and deadline.
+
+        Raises a :class:`TransportError` subclass when no whole answer came; for ``write``
+        requests that may have reached the server, :class:`OutcomeUnknownError`; an answer
+        over ``max_response_bytes`` is :class:`ResponseTooLargeError`, one that takes longer
+        than ``response_deadline`` is :class:`ResponseDeadlineError`.
+        """
+        started = self.clock()
+        try:
+            response = self.session.request(
+                method,
+                url,
+                headers=headers,
+                params=params,
+                data=data,
+                files=files,
+                json=json,
+                timeout=self.timeout,
+                verify=self._verify,
+                allow_redirects=False,
+                stream=True,
+            )
+        except requests.exceptions.RequestException as exc:
+            self.stats.count(None)
+            safe_url = safe_url or self.redactor.url(url)
+            error = translate_requests_error(
+                exc, provider=self.provider, method=method, url=safe_url
+            )
+            sent = _may_have_been_sent(exc)
+            if write and sent:
+                error = OutcomeUnknownError(
+                    f"no answer to a write, it may have been applied ({type(exc).__name__})",
+                    provider=self.provider,
+                    method=method,
+                    url=safe_url,
+                )
+            error.request_sent = sent
+            raise error from exc
+        self.stats.count(response.status_code)
+        try:
+            self._read(response, started, method, url, safe_url)
+        except TransportError as exc:
+            response.close()
+            if write and not isinstance(exc, ResponseDeadlineError):
+                raise OutcomeUnknownError(
+                    f"the answer to a write was cut off, it may have been applied ({exc})",
+                    provider=self.provider,
+                    method=method,
+                    url=safe_url or self.redactor.url(url),
+                ) from exc
+            raise
+        except BaseException:
+            response.close()
+            raise
+        return response
+
+    def _read(
+        self, response: requests.Response, started: float, method: str, url: str, safe_url: str
+    ) -> None:
+        """Read the body into ``response._content`` counting decoded bytes (gzip/deflate bombs
+        stop at the cap, not after inflating) and checking the total deadline between reads."""
+        cap = self.max_bytes
+        length = response.headers.get("content-length")
+        if length is not None and length.strip().isdigit() and int(length) > cap:
+            raise self._too_large(response, method)
+        encoding = response.headers.get("content-encoding", "").strip().lower()
+        inflater: Any = None
+        if encoding in ("gzip", "x-gzip"):
+            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif encoding == "deflate":
+            inflater = _Deflate()
+        raw = response.raw
+        deadline = started + self.deadline
+        chunks: list[bytes] = []
+        size = 0
+        wire = 0
+        try:
+            while True:
+                if self.clock() > deadline:
+                    raise ResponseDeadlineError(
+                        f"the answer did not arrive whole within {self.deadline:g} s",
+                        provider=self.provider,
+                        method=method,
+                        url=safe_url or self.redactor.url(url),
+                    )
+                data = raw.read1(_CHUNK, decode_content=False)
+                if not data:
+                    break
+                wire += len(data)
+                if inflater is None:
+                    out = data
+                    size += len(out)
+                    if size > cap:
+                        raise self._too_large(response, method)
+                    chunks.append(out)
+                    continue
+                pending = data
+                while pending:
+                    out = inflater.decompress(pending, min(_INFLATE_STEP, cap - size + 1))
+                    size += len(out)
+                    if size > cap or wire > cap:
+                        raise self._too_large(response, method)
+                    if out:
+                        chunks.append(out)
+                    pending = inflater.unconsumed_tail
+            if inflater is not None:
+                out = inflater.flush()
+                size += len(out)
+                if size > cap:
+                    raise self._too_large(response, method)
+                chunks.append(out)
+        except (urllib3.exceptions.HTTPError, OSError, zlib.error) as exc:
+            safe = safe_url or self.redactor.url(url)
+            if isinstance(exc, urllib3.exceptions.ReadTimeoutError | TimeoutError):
+                raise RequestTimeoutError(
+                    f"timed out reading the answer: {type(exc).__name__}",
+                    provider=self.provider,
+                    method=method,
+                    url=safe,
+                ) from exc
+            raise ConnectionFailedError(
+                f"answer cut off or undecodable: {type(exc).__name__}",
+                provider=self.provider,
+                method=method,
+                url=safe,
+            ) from exc
+        response._content = b"".join(chunks)
+        response._content_consumed = True  # type: ignore[attr-defined]
+        raw.release_conn()
+
+    def _too_large(self, response: requests.Response, method: str) -> ResponseTooLargeError:
+        return ResponseTooLargeError(
+            f"the answer to {method} is larger than max_response_bytes={self.max_bytes}",
+            provider=self.provider,
+            status_code=response.status_code if response.status_code >= 300 else None,
+        )
+
+
+class _Deflate:
+    """``Content-Encoding: deflate`` is zlib-wrapped by the standard, raw by some servers."""
+
+    def __init__(self) -> None:
+        self._obj: Any = None
+        self.unconsumed_tail = b""
+
+    def decompress(self, data: bytes, max_length: int) -> bytes:
+        if self._obj is None:
+            first = data[:1]
+            wrapped = bool(first) and (first[0] & 0x0F) == 8 and len(data) > 1
+            wrapped = wrapped and ((first[0] << 8) | data[1]) % 31 == 0
+            self._obj = zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
+        out: bytes = self._obj.decompress(data, max_length)
+        self.unconsumed_tail = self._obj.unconsumed_tail
+        return out
+
+    def flush(self) -> bytes:
+        return b"" if self._obj is None else bytes(self._obj.flush())
+
+
+def _may_have_been_sent(exc: BaseException) -> bool:
+    """False only when the failure provably happened before any byte reached the server."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return False
+    if isinstance(
+        exc,
+        requests.exceptions.InvalidURL
+        | requests.exceptions.MissingSchema
+        | requests.exceptions.InvalidSchema
+        | requests.exceptions.InvalidHeader
+        | requests.exceptions.SSLError
+        | requests.exceptions.ProxyError,
+    ):
+        return False
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        seen: set[int] = set()
+        cur: BaseException | None = exc
+        while cur is not None and id(cur) not in seen:
+            seen.add(id(cur))
+            name = type(cur).__name__
+            if name in ("NewConnectionError", "NameResolutionError", "ConnectionRefusedError"):
+                return False
+            reason = getattr(cur, "reason", None)
+            if isinstance(reason, BaseException) and id(reason) not in seen:
+                cur = reason
+                continue
+            nested = cur.args[0] if cur.args and isinstance(cur.args[0], BaseException) else None
+            cur = nested or cur.__cause__ or cur.__context__
+    return True
