@@ -11,6 +11,7 @@ from typing import Any, Generic, Literal, TypeVar, overload
 import pydantic
 
 from .config import parse_dsn, resolve_base_url, resolve_credentials
+from .coordination import Coordinator, get_coordinator
 from .errors import (
     ConfigurationError,
     SegmentkitError,
@@ -478,9 +479,11 @@ def connect(
     base_url: str | None = None,
     allow_insecure: bool = False,
     on_event: Callable[[Event], None] | None = None,
-    coordination: str | None = None,
+    coordination: str | Coordinator | None = None,
     connect_timeout: float | None = None,
     read_timeout: float | None = None,
+    response_deadline: float | None = None,
+    max_response_bytes: int | None = None,
     max_retries: int | None = None,
     backoff_base: float | None = None,
     backoff_max: float | None = None,
@@ -509,9 +512,11 @@ def connect(
       ``allow_insecure`` permits ``http://`` to a host other than loopback;
     * ``on_event`` — receives every :class:`~segmentkit.events.Event`;
     * ``coordination`` — the backend processes share locks and rate budgets through
-      (``"local"``…; else ``SEGMENTKIT_COORDINATION``), see :mod:`segmentkit.coordination`;
+      (``"host"`` — the default —, ``"local"``, ``"redis://…"``, or a
+      :class:`~segmentkit.coordination.Coordinator`; else ``SEGMENTKIT_COORDINATION``), see
+      :mod:`segmentkit.coordination`;
     * the :class:`~segmentkit.transport.ClientOptions` fields (``connect_timeout``,
-      ``read_timeout``, ``max_retries``, ``backoff_base``, ``backoff_max``, ``max_retry_wait``,
+      ``read_timeout``, ``response_deadline``, ``max_response_bytes``, ``max_retries``, ``backoff_base``, ``backoff_max``, ``max_retry_wait``,
       ``pacing``, ``rate_limit_window``, ``concurrency``, ``verify``, ``user_agent``); ``None``
       keeps the default;
     * ``**adapter_options`` — the adapter's credential fields (``api_key=``;
@@ -521,6 +526,8 @@ def connect(
     options_given = {
         "connect_timeout": connect_timeout,
         "read_timeout": read_timeout,
+        "response_deadline": response_deadline,
+        "max_response_bytes": max_response_bytes,
         "max_retries": max_retries,
         "backoff_base": backoff_base,
         "backoff_max": backoff_max,
@@ -536,9 +543,8 @@ def connect(
     if base_url is not None:
         kwargs["base_url"] = base_url
     if coordination is not None:
-        from .coordination import get_coordinator
-
-        get_coordinator(coordination)  # an unknown backend is a configuration error here
+        get_coordinator(coordination)  # an unknown or unreachable backend fails here, early
+        kwargs["coordination"] = coordination
     env = os.environ if env is None else env
     if target is None:
         target = env.get("SEGMENTKIT_DSN")

@@ -378,6 +378,17 @@ class Session:
             raise exc  # waiting that long is not ours to decide; retry_after tells the caller
         return float(told)
 
+    def can_retry(self, attempt: int) -> bool:
+        """Whether another round may follow attempt number ``attempt`` (``max_retries``)."""
+        return self.policy.can_retry(attempt)
+
+    def backoff(self, attempt: int, reason: BaseException, *, method: str = "POST") -> None:
+        """Count a retry round, emit :class:`RetryScheduled` and wait the policy's backoff
+        (interruptibly). For callers that retry in rounds of their own, such as the
+        membership engine's reconcile rounds; single requests retry inside :meth:`request`."""
+        delay = self.policy.delay(attempt, self.rng)
+        self._schedule_retry(method, self.base_url, attempt, delay, reason)
+
     def _schedule_retry(
         self, method: str, url: str, attempt: int, delay: float, exc: BaseException
     ) -> None:

@@ -53,6 +53,7 @@ from .intake import Admission
 from .progress import Reporter
 
 if TYPE_CHECKING:
+    from ..http.session import Session
     from ..provider import Provider
 
 __all__ = [
@@ -116,36 +117,22 @@ def segment_lock(adapter: Provider, segment_id: str) -> AbstractContextManager[L
     return coordinator.lock(scope, timeout=timeout)
 
 
-def _session(adapter: Provider) -> Any:
-    return getattr(adapter, "http", None) or getattr(adapter, "session", None)
+def _session(adapter: Provider) -> Session:
+    return adapter.http
 
 
 def _interrupt_session(adapter: Provider) -> None:
-    interrupt = getattr(_session(adapter), "interrupt", None)
-    if callable(interrupt):
-        with contextlib.suppress(Exception):  # waking waits is best effort
-            interrupt()
+    with contextlib.suppress(Exception):  # waking waits is best effort
+        adapter.http.interrupt()
 
 
 def _pause(adapter: Provider, round_no: int, pending: int) -> None:
     """Back off between reconcile rounds, through the session's retry policy."""
-    transport = adapter.transport
-    policy = getattr(transport, "retry_policy", None)
-    if policy is None:
-        return
-    delay = policy.delay(round_no, transport.rng)
-    adapter.schedule_retry(
-        "POST",
-        adapter.base_url,
-        round_no,
-        delay,
-        RuntimeError(f"{pending} writes not applied"),
-    )
+    adapter.http.backoff(round_no, RuntimeError(f"{pending} writes not applied"))
 
 
 def _can_retry(adapter: Provider, round_no: int) -> bool:
-    policy = getattr(adapter.transport, "retry_policy", None)
-    return bool(policy is not None and policy.can_retry(round_no))
+    return adapter.http.can_retry(round_no)
 
 
 # ---------------------------------------------------------------------------------- outcomes
