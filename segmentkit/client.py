@@ -516,9 +516,10 @@ def connect(
       :class:`~segmentkit.coordination.Coordinator`; else ``SEGMENTKIT_COORDINATION``), see
       :mod:`segmentkit.coordination`;
     * the :class:`~segmentkit.transport.ClientOptions` fields (``connect_timeout``,
-      ``read_timeout``, ``response_deadline``, ``max_response_bytes``, ``max_retries``, ``backoff_base``, ``backoff_max``, ``max_retry_wait``,
-      ``pacing``, ``rate_limit_window``, ``concurrency``, ``verify``, ``user_agent``); ``None``
-      keeps the default;
+      ``read_timeout``, ``response_deadline``, ``max_response_bytes``, ``max_retries``,
+      ``backoff_base``, ``backoff_max``, ``max_retry_wait``, ``pacing``,
+      ``rate_limit_window``, ``concurrency``, ``verify``, ``user_agent``); ``None`` keeps the
+      default;
     * ``**adapter_options`` — the adapter's credential fields (``api_key=``;
       ``public_key=``/``secret_key=``) and its own settings; a misspelt name is a
       :class:`~segmentkit.errors.ConfigurationError` listing the valid ones.
