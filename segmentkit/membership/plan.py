@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-import phonenumbers
 
 from ..errors import UnsupportedOperationError
 from ..models import BulkResult, Capability, Channel, ItemOutcome, OutcomeStatus, Recipient
@@ -192,6 +191,8 @@ class SyncResult:
 
 
 def _national(phone: str) -> str | None:
+    import phonenumbers  # lazily: `import segmentkit` stays light (issue 14)
+
     try:
         return str(phonenumbers.parse(phone, None).national_number)
     except phonenumbers.NumberParseException:
