@@ -58,6 +58,7 @@ if TYPE_CHECKING:  # the real imports, for type checkers; at run time see __geta
         ResponseReceived,
         RetryScheduled,
     )
+    from .membership import Held, Interrupted, Progress
     from .models import (
         BulkResult,
         Capability,
@@ -99,6 +100,8 @@ __all__ = [
     "ConnectionFailedError",
     "CoordinationError",
     "Event",
+    "Held",
+    "Interrupted",
     "InvalidRecipientError",
     "ItemOutcome",
     "Listing",
@@ -114,6 +117,7 @@ __all__ = [
     "PluginFailure",
     "PluginLoadError",
     "PluginWarning",
+    "Progress",
     "Provider",
     "ProviderInfo",
     "QuotaExceededError",
@@ -210,6 +214,9 @@ _LAZY: dict[str, str] = {
     "Provider": "provider",
     "SyncPlan": "sync",
     "SyncResult": "sync",
+    "Interrupted": "membership",
+    "Progress": "membership",
+    "Held": "membership",
     "copy_segment": "sync",
     "ClientOptions": "transport",
 }

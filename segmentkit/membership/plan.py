@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-
 from ..errors import UnsupportedOperationError
 from ..models import BulkResult, Capability, Channel, ItemOutcome, OutcomeStatus, Recipient
 from ..models import SegmentKind as _Kind

@@ -84,7 +84,13 @@ def test_every_public_name_resolves_lazily():
 
 def test_lazy_map_covers_all_and_nothing_else():
     lazy = set(segmentkit._LAZY)
-    defined_here = {"CORE_API_VERSION", "__version__", "available_providers", "plugin_errors"}
+    defined_here = {
+        "CORE_API_VERSION",
+        "__version__",
+        "available_providers",
+        "enable_logging",
+        "plugin_errors",
+    }
     assert lazy | defined_here == set(segmentkit.__all__)
     assert not lazy & defined_here
 
