@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,6 +11,8 @@ import requests
 from segmentkit.testing import FakeServer
 
 from .conftest import phone
+
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def _auth(srv: FakeServer, key: str | None = None) -> dict[str, str]:
@@ -84,7 +87,8 @@ def test_admin_accounts_are_not_limited(start: Any) -> None:
         (
             "v2.0.1",
             {"page", "results_per_page", "total_results", "total_pages"},
-            "segments?&page=N",
+            # observed: a valid size is carried in the links (API-SPEC 1.11c)
+            "segments?results_per_page=10&page=N",
             "2",
         ),
     ],
@@ -118,9 +122,10 @@ def test_results_per_page_outside_allowed_values_is_25(start: Any) -> None:
 def test_v201_ignores_filters_and_sends_string_totals(start: Any) -> None:
     """API-SPEC 1.5/1.6: filters ignored, total_contacts a string in lists, int in GET."""
     srv = start(profile="v2.0.1")
-    srv.platform.add_segment("a", "bulk", phone_numbers=[phone(1)])
-    srv.platform.add_segment("b", "custom")
-    body = _get(srv, "segments", params={"type": "bulk", "search": "a", "search_by": "name"})
+    # a custom segment with one member (v2.0.1 bulk segments count 0, API-SPEC 1.11c)
+    srv.platform.add_segment("a", "custom", contacts_ids=[srv.platform.add_contact(phone(1))])
+    srv.platform.add_segment("b", "bulk")
+    body = _get(srv, "segments", params={"type": "custom", "search": "a", "search_by": "name"})
     assert [s["name"] for s in body.json()["data"]] == ["b", "a"]
     assert body.json()["data"][1]["total_contacts"] == "1"
     assert _get(srv, "segments/1").json()["data"]["total_contacts"] == 1
@@ -234,7 +239,9 @@ def test_v201_contact_update_saves_then_html_500(start: Any) -> None:
         srv.base_url + f"contacts/{cid}", headers=_auth(srv), data={"name": "new"}, timeout=5
     )
     assert r.status_code == 500
-    assert r.text.startswith("<!DOCTYPE html>")
+    # the real server's 841-byte page, byte for byte (observed, API-SPEC 1.11c)
+    assert r.content == (FIXTURES / "66text-v2.0.1-500.html").read_bytes()
+    assert len(r.content) == 841
     assert r.headers["Content-Type"].startswith("application/json")
     assert srv.platform.contacts[cid].name == "new"
 
