@@ -646,8 +646,8 @@ def test_filter_members_follow_platform_semantics(
     expected: set[str],
 ) -> None:
     """API-SPEC 1.6: AND; opted-out excluded; missing key never matches (even negated);
-    non-numeric is 0; comparisons case-sensitive (1.11c); no filters → nobody. The answer is what the
-    platform would pick now, and agrees with its own total_contacts."""
+    non-numeric is 0; comparisons case-sensitive (1.11c); no filters → nobody. The answer is
+    what the platform would pick now, and agrees with its own total_contacts."""
     srv = start()
     p = srv.platform
     ids = _seed_filter_world(p)
