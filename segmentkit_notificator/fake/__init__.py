@@ -106,7 +106,8 @@ class NotificatorPlatform(NotificatorApi):
     500 with nothing applied, the default for ``v2.0.1``; ``"applied_html500"``: saved, then
     HTML 500), ``seed_type`` (type of segments made by :meth:`seed_segment`), ``api_key``,
     ``default_results_per_page`` (the account preference; 100 for ``v2.0.1`` as observed,
-    25 otherwise).
+    25 otherwise), ``country_overrides`` (phone → country code where the server's
+    libphonenumber metadata differs from the installed ``phonenumbers``).
     """
 
     def __init__(
@@ -123,6 +124,7 @@ class NotificatorPlatform(NotificatorApi):
         clock: Callable[[], float] | None = None,
         whole_second_window: bool | None = None,
         default_results_per_page: int | None = None,
+        country_overrides: dict[str, str] | None = None,
     ) -> None:
         if profile not in ("documented", "v2.0.1"):
             raise ValueError("profile must be 'documented' or 'v2.0.1'")
@@ -147,7 +149,9 @@ class NotificatorPlatform(NotificatorApi):
             raise ValueError(f"default_results_per_page must be one of {sorted(PER_PAGE)}")
         self.default_results_per_page = default_results_per_page
         self._rng = random.Random(seed)
-        PlatformState.__init__(self, api_bulk_links_contacts=not v201)
+        PlatformState.__init__(
+            self, api_bulk_links_contacts=not v201, country_overrides=country_overrides
+        )
         FakePlatform.__init__(self, seed=seed)
         self.account = self.add_account(api_key)
 

@@ -165,9 +165,14 @@ class Contact:
     has_opted_out: bool = False
     datetime: str = field(default_factory=utc_now)
     last_datetime: str | None = None
+    #: The country the server's libphonenumber gives, when it differs from the installed
+    #: ``phonenumbers`` metadata (e.g. +447911123456: GB with 8.13.55, GG with 9.0).
+    country_override: str | None = None
 
     @property
     def country_code(self) -> str | None:
+        if self.country_override is not None:
+            return self.country_override
         return country_of(self.phone_number)
 
     @property
@@ -232,8 +237,15 @@ class PlatformState:
     documented behaviour (unknown numbers become contacts; ids of known, not opted-out ones).
     """
 
-    def __init__(self, *, api_bulk_links_contacts: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        api_bulk_links_contacts: bool = True,
+        country_overrides: dict[str, str] | None = None,
+    ) -> None:
         self.api_bulk_links_contacts = api_bulk_links_contacts
+        #: phone → country code, where the server's phone metadata differs from ours.
+        self.country_overrides: dict[str, str] = dict(country_overrides or {})
         self.accounts: dict[str, Account] = {}
         self.contacts: dict[int, Contact] = {}
         # phone → contact id: the UNIQUE index on phone_number (API-SPEC 1.7, 1.11c).
@@ -267,6 +279,7 @@ class PlatformState:
             custom_parameters=params,
             has_opted_out=opted_out,
             datetime=datetime or utc_now(),
+            country_override=self.country_overrides.get(number),
         )
         self._next_contact += 1
         self.contacts[contact.id] = contact
