@@ -406,3 +406,32 @@ def test_language_prefix_redirects(start: Any) -> None:
     r = requests.get(root + "en/api/segments", allow_redirects=False, timeout=5)
     assert r.status_code == 302
     assert r.headers["Location"].endswith("/api/segments")
+
+
+def test_adapter_enriches_v201_bulk_members_from_contacts(start: Any) -> None:
+    """API-SPEC 1.11c: a v2.0.1 bulk segment links no contact ids; the adapter still reports
+    each number that has a contact with its id and name (one contacts page for all of them),
+    and the rest as bare phones."""
+    srv = start(profile="v2.0.1")
+    p = srv.platform
+    known = p.add_contact(phone(1), "Mario", {"city": "Roma"})
+    for i in range(10, 40):
+        p.add_contact(phone(i), f"other {i}")
+    sid = p.add_segment("b", "bulk", phone_numbers=[phone(1), phone(2)])
+    assert p.segments[sid].settings["contacts_ids"] == []
+    srv.log.clear()
+    members = {r.phone: r for r in srv.client().recipients.list(str(sid))}
+    assert set(members) == {phone(1), phone(2)}
+    assert (members[phone(1)].id, members[phone(1)].name) == (str(known), "Mario")
+    assert members[phone(1)].attributes == {"city": "Roma"}
+    assert members[phone(2)].id is None
+    assert srv.log.count("GET", r"^contacts") == 1
+
+
+def test_adapter_reads_no_contacts_for_an_empty_bulk_segment(start: Any) -> None:
+    """Fewest requests: a bulk segment without numbers needs no contacts read."""
+    srv = start(profile="v2.0.1")
+    sid = srv.platform.add_segment("b", "bulk", phone_numbers=[])
+    srv.log.clear()
+    assert list(srv.client().recipients.list(str(sid))) == []
+    assert srv.log.count("GET", r"^contacts") == 0
