@@ -402,6 +402,14 @@ class NotificatorApi(PlatformState, FakePlatform):
         owned = sum(1 for s in self.segments.values() if s.user_id == account.user_id)
         if account.segments_limit != -1 and owned >= account.segments_limit:
             return self.error(401, T_PLAN_LIMIT)
+        if (
+            self.v201
+            and form.get("type") == "bulk"
+            and not [p for p in re.split(r"[\r\n,]+", form.get("phone_numbers", "")) if p.strip()]
+        ):
+            # No numbers: the contacts look-up runs `phone_number IN ( )`, a SQL syntax error
+            # → HTML 500, nothing stored (observed; API-SPEC 1.11c). Empty custom is fine.
+            return self.server_error(500)
         seg = self.new_segment(account, name, form.get("type", ""), form)
         if self.create_answer == "id":
             return php_response({"data": {"id": seg.id}})

@@ -435,3 +435,24 @@ def test_adapter_reads_no_contacts_for_an_empty_bulk_segment(start: Any) -> None
     srv.log.clear()
     assert list(srv.client().recipients.list(str(sid))) == []
     assert srv.log.count("GET", r"^contacts") == 0
+
+
+def test_v201_bulk_create_without_numbers_is_html_500(start: Any) -> None:
+    """API-SPEC 1.11c (observed): ``phone_number IN ( )`` fails → HTML 500, nothing stored;
+    an empty custom segment is created fine."""
+    srv = start(profile="v2.0.1")
+    r = requests.post(
+        srv.base_url + "segments",
+        headers=_auth(srv),
+        data={"name": "e", "type": "bulk", "phone_numbers": ""},
+        timeout=5,
+    )
+    assert r.status_code == 500
+    assert srv.platform.segments == {}
+    r = requests.post(
+        srv.base_url + "segments",
+        headers=_auth(srv),
+        data={"name": "e", "type": "custom", "contacts_ids": ""},
+        timeout=5,
+    )
+    assert r.status_code == 201
