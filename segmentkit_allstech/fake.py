@@ -329,8 +329,22 @@ class AllstechPlatform(FakePlatform):
         return json_response({"status": "failed", "errors": errors}, status)
 
     def rate_limited(self, retry_after: float) -> Response:
-        # Laravel's ThrottleRequests answer to a JSON client (API-SPEC 2.7): Retry-After in
-        # seconds, X-RateLimit-Reset as an epoch timestamp, Remaining 0.
+        # An injected 429 (faults): Laravel's body and headers, the fault's own (possibly
+        # sub-second) Retry-After, so fault matrices stay fast; no epoch Reset.
+        return json_response(
+            {"message": "Too Many Attempts."},
+            429,
+            {
+                "Retry-After": f"{retry_after:g}",
+                "X-RateLimit-Limit": str(self.limiter.limit if self.limiter else 60),
+                "X-RateLimit-Remaining": "0",
+            },
+        )
+
+    def throttled(self, retry_after: float) -> Response:
+        """The limiter's own 429: Laravel's ThrottleRequests answer to a JSON client
+        (API-SPEC 2.7): whole-second Retry-After, X-RateLimit-Reset as an epoch timestamp,
+        Remaining 0."""
         wait = max(1, math.ceil(retry_after))
         return json_response(
             {"message": "Too Many Attempts."},
@@ -397,7 +411,7 @@ class AllstechPlatform(FakePlatform):
                 return handler(request)
             allowed, remaining, reset = self.limiter.hit(request.remote_addr or "?")
             if not allowed:
-                return self.rate_limited(reset)
+                return self.throttled(reset)
             resp = handler(request)
             resp.headers["X-RateLimit-Limit"] = str(self.limiter.limit)
             resp.headers["X-RateLimit-Remaining"] = str(remaining)
