@@ -8,10 +8,22 @@ plus ``GET contacts-type``, ``contacts-type/view``, ``contacts/list`` and ``rese
 Documented (API-SPEC 2.1 to 2.3): the envelopes, the missing-header error dict, the required-field
 messages of recipient store, "Record not found" / "Record Not Found", the ``errors``-keyed
 segment-delete success, ``segment_emails_count``, ISO timestamps with microseconds.
+From the vendor's code (API-SPEC 2.7, which supersedes the guesses): wrong keys answered with
+the field dict (``"The selected public key is invalid."`` / ``"The selected secret key is
+invalid."``, per key that is wrong; ``"… field is required."`` per key that is missing);
+with ``rate_limit=60`` (off by default, so volume tests run unthrottled) 60 requests a
+minute **per client IP** across every key, failed-auth requests counted,
+``X-RateLimit-Limit``/``X-RateLimit-Remaining`` on every answer and, past it, HTTP 429
+``{"message":"Too Many Attempts."}`` with ``Retry-After``, ``X-RateLimit-Reset`` (epoch
+seconds) and ``Remaining: 0``; HTTP-200 failures carrying an exception message
+(:meth:`AllstechPlatform.inject_exception`, optionally *after* the write was applied, so a
+store answered that way has an unknown outcome); input HTML-cleaned (tags stripped, then
+``htmlspecialchars``: ``Smith & Co`` is listed back as ``Smith &amp; Co``; ``html_clean=False``
+turns it off).
 Guessed (API-SPEC Unknowns, each switchable where it matters): HTTP 200 for failures
-(``failure_status="4xx"`` answers 401/404/422 instead), ``"errors": "Unauthorized"`` for wrong
-keys, duplicates allowed (``reject_duplicates=True`` answers "The email has already been
-taken."), Laravel's messages for a bad ``segment_id``/email, ownership checks answering
+(``failure_status="4xx"`` answers 401/404/422 instead), duplicates allowed
+(``reject_duplicates=True`` answers "The email has already been taken."), Laravel's
+messages for a bad ``segment_id``/email, ownership checks answering
 "Record not found", soft-deleted segments vanishing from the list, the payloads of the
 secondary endpoints, Laravel's 429/404/405/503 answers, and (``empty_list_not_found=True``)
 "Record not found" for a segment that has no recipients.
@@ -19,22 +31,33 @@ secondary endpoints, Laravel's 429/404/405/503 answers, and (``empty_list_not_fo
 
 from __future__ import annotations
 
+import html
+import math
 import random
 import re
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
 
 from werkzeug.wrappers import Request, Response
 
-from segmentkit.testing.app import FakePlatform, json_response
+from segmentkit.testing.app import FakePlatform, FixedWindowLimiter, json_response
 
 __all__ = ["AllstechAccount", "AllstechPlatform"]
 
 FailureStatus = Literal["200", "4xx"]
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
-_STATUS = {"auth": 401, "not_found": 404, "validation": 422}
+_STATUS = {"auth": 401, "not_found": 404, "validation": 422, "exception": 200}
+_TAGS = re.compile(r"<[^>]*>")
+
+
+def html_clean(value: str) -> str:
+    """The vendor's input cleaning as far as API-SPEC 2.7 tells (likely, not verified): tags
+    stripped, then ``htmlspecialchars`` (ENT_QUOTES): ``&`` → ``&amp;``, ``"`` → ``&quot;``,
+    ``'`` → ``&#039;``, a leftover ``<``/``>`` → ``&lt;``/``&gt;``."""
+    return html.escape(_TAGS.sub("", value), quote=True).replace("&#x27;", "&#039;")
 
 
 def _stamp(when: datetime | None = None) -> str:
@@ -50,6 +73,7 @@ class AllstechAccount:
     user_id: int
     public_key: str
     secret_key: str
+    active: bool = True
 
     def __repr__(self) -> str:
         return f"AllstechAccount(user_id={self.user_id}, keys=***)"
@@ -137,9 +161,23 @@ class AllstechPlatform(FakePlatform):
         failure_status: FailureStatus = "200",
         reject_duplicates: bool = False,
         empty_list_not_found: bool = False,
+        rate_limit: int | None = None,
+        rate_window: float = 60.0,
+        clock: Callable[[], float] = time.time,
+        html_clean: bool = True,
     ) -> None:
         if failure_status not in ("200", "4xx"):
             raise ValueError("failure_status must be '200' or '4xx'")
+        # Laravel's throttle:api, keyed by client IP (API-SPEC 2.7); the clock gives epoch
+        # seconds for X-RateLimit-Reset, inject one to cross a window without sleeping.
+        # Off by default (None) so volume tests of other suites run unthrottled; pass
+        # rate_limit=60 for the vendor's limiter and headers.
+        self.limiter: FixedWindowLimiter | None = (
+            FixedWindowLimiter(rate_limit, rate_window, clock) if rate_limit else None
+        )
+        self.clock = clock
+        self.html_clean = html_clean
+        self._exceptions: list[tuple[str, str, bool]] = []  # (route, message, applied)
         self.failure_status = failure_status
         self.reject_duplicates = reject_duplicates
         self.empty_list_not_found = empty_list_not_found
@@ -225,6 +263,30 @@ class AllstechPlatform(FakePlatform):
             seg.emails.append(rec.id)
             return rec.id
 
+    def inject_exception(
+        self, route: str = "segment/email/store", message: str | None = None, *, applied: bool
+    ) -> None:
+        """Make the next request to ``route`` fail as the vendor's controllers do on an
+        unexpected exception: HTTP 200 ``{"status":"failed","errors":"<exception message>"}``
+        (API-SPEC 2.7). ``applied=True`` performs the write first (the exception came after
+        it, e.g. while building the answer), so the caller cannot tell from the answer whether
+        the store happened."""
+        with self.lock:
+            self._exceptions.append(
+                (
+                    route,
+                    message or "SQLSTATE[HY000]: General error: 2006 MySQL server has gone away",
+                    applied,
+                )
+            )
+
+    def _take_exception(self, route: str) -> tuple[str, bool] | None:
+        for i, (r, message, applied) in enumerate(self._exceptions):
+            if r == route:
+                del self._exceptions[i]
+                return message, applied
+        return None
+
     # -- the standard seeding protocol
 
     def dsn_for(self, base_url: str, account: Any = None) -> str:
@@ -267,14 +329,31 @@ class AllstechPlatform(FakePlatform):
         return json_response({"status": "failed", "errors": errors}, status)
 
     def rate_limited(self, retry_after: float) -> Response:
-        # Guess (Unknowns 11): Laravel's throttle middleware answer.
+        # An injected 429 (faults): Laravel's body and headers, the fault's own (possibly
+        # sub-second) Retry-After, so fault matrices stay fast; no epoch Reset.
         return json_response(
             {"message": "Too Many Attempts."},
             429,
             {
                 "Retry-After": f"{retry_after:g}",
-                "X-RateLimit-Limit": "60",
+                "X-RateLimit-Limit": str(self.limiter.limit if self.limiter else 60),
                 "X-RateLimit-Remaining": "0",
+            },
+        )
+
+    def throttled(self, retry_after: float) -> Response:
+        """The limiter's own 429: Laravel's ThrottleRequests answer to a JSON client
+        (API-SPEC 2.7): whole-second Retry-After, X-RateLimit-Reset as an epoch timestamp,
+        Remaining 0."""
+        wait = max(1, math.ceil(retry_after))
+        return json_response(
+            {"message": "Too Many Attempts."},
+            429,
+            {
+                "X-RateLimit-Limit": str(self.limiter.limit if self.limiter else 60),
+                "X-RateLimit-Remaining": "0",
+                "Retry-After": str(wait),
+                "X-RateLimit-Reset": str(int(self.clock()) + wait),
             },
         )
 
@@ -311,31 +390,60 @@ class AllstechPlatform(FakePlatform):
     # ------------------------------------------------------------------ routes
 
     def setup_routes(self) -> None:
-        self.route("GET", r"segment/list", self.list_segments)
-        self.route("GET", r"segment/email/list", self.list_recipients)
-        self.route("POST", r"segment/email/store", self.store_recipient)
+        api = self._throttled
+        self.route("GET", r"segment/list", api(self.list_segments))
+        self.route("GET", r"segment/email/list", api(self.list_recipients))
+        self.route("POST", r"segment/email/store", api(self.store_recipient))
         # API-SPEC 2.5.2: the docs' URL has a stray space; the real path has none.
-        self.route("DELETE", r"segment/email/delete", self.delete_recipient)
-        self.route("DELETE", r"segment/delete", self.delete_segment)
-        self.route("GET", r"contacts-type", self.contact_types)
-        self.route("GET", r"contacts-type/view", self.contact_type)
-        self.route("GET", r"contacts/list", self.contacts)
-        self.route("GET", r"reserve-fields", self.reserve_fields)
+        self.route("DELETE", r"segment/email/delete", api(self.delete_recipient))
+        self.route("DELETE", r"segment/delete", api(self.delete_segment))
+        self.route("GET", r"contacts-type", api(self.contact_types))
+        self.route("GET", r"contacts-type/view", api(self.contact_type))
+        self.route("GET", r"contacts/list", api(self.contacts))
+        self.route("GET", r"reserve-fields", api(self.reserve_fields))
+
+    def _throttled(self, handler: Callable[[Request], Response]) -> Callable[..., Response]:
+        """Laravel's ``throttle:api`` before the key check: per client IP, across keys,
+        failed-auth requests counted; Limit/Remaining on every answer (API-SPEC 2.7)."""
+
+        def wrapped(request: Request) -> Response:
+            if self.limiter is None:
+                return handler(request)
+            allowed, remaining, reset = self.limiter.hit(request.remote_addr or "?")
+            if not allowed:
+                return self.throttled(reset)
+            resp = handler(request)
+            resp.headers["X-RateLimit-Limit"] = str(self.limiter.limit)
+            resp.headers["X-RateLimit-Remaining"] = str(remaining)
+            return resp
+
+        return wrapped
 
     def _auth(self, request: Request) -> AllstechAccount | Response:
+        """The vendor's key middleware (API-SPEC 2.7): both headers validated like form
+        fields — ``required``, then ``exists`` — so each missing key says "field is
+        required" and each wrong one "The selected … is invalid."; an inactive account's
+        public key counts as wrong."""
         public = request.headers.get("PublicKey", "")
         secret = request.headers.get("SecretKey", "")
-        missing: dict[str, list[str]] = {}
-        # API-SPEC 2.1: the headers are validated like form fields.
+        errors: dict[str, list[str]] = {}
+        account = self.accounts.get(public) if public else None
         if not public:
-            missing["PublicKey"] = ["The public key field is required."]
+            errors["PublicKey"] = ["The public key field is required."]
+        elif account is None or not account.active:
+            errors["PublicKey"] = ["The selected public key is invalid."]
         if not secret:
-            missing["SecretKey"] = ["The secret key field is required."]
-        if missing:
-            return self._failed(missing, "auth")
-        account = self.accounts.get(public)
-        if account is None or account.secret_key != secret:
-            return self._failed("Unauthorized", "auth")  # guess, Unknowns 3
+            errors["SecretKey"] = ["The secret key field is required."]
+        else:
+            known = (
+                account.secret_key == secret
+                if account is not None
+                else any(a.secret_key == secret for a in self.accounts.values())
+            )
+            if not known:
+                errors["SecretKey"] = ["The selected secret key is invalid."]
+        if errors or account is None:
+            return self._failed(errors, "auth")
         return account
 
     def _segment(self, account: AllstechAccount, raw_id: str | None) -> _Segment | None:
@@ -383,6 +491,10 @@ class AllstechPlatform(FakePlatform):
         first = (form.get("first_name") or "").strip()
         last = (form.get("last_name") or "").strip()
         email = (form.get("email") or "").strip()
+        if self.html_clean:
+            # Tags stripped, text escaped; a value that was only a tag is now empty and so
+            # "required" (API-SPEC 2.7, likely).
+            first, last = html_clean(first).strip(), html_clean(last).strip()
         if not first:
             errors["first_name"] = ["The first name field is required."]
         if not last:
@@ -400,7 +512,13 @@ class AllstechPlatform(FakePlatform):
             self.recipients[i].email.lower() == email.lower() for i in seg.emails
         ):
             return self._failed({"email": ["The email has already been taken."]}, "validation")
+        failure = self._take_exception("segment/email/store")
+        if failure is not None and not failure[1]:
+            return self._failed(failure[0], "exception")
         self.add_recipient(seg.id, email, first, last)
+        if failure is not None:
+            # Stored, then an exception: HTTP 200 "failed" although the write happened.
+            return self._failed(failure[0], "exception")
         return self._success("Added Successfully")
 
     def delete_recipient(self, request: Request) -> Response:
@@ -411,8 +529,13 @@ class AllstechPlatform(FakePlatform):
         rec = self.recipients.get(int(raw)) if raw.isdigit() else None
         if rec is None or rec.user_id != account.user_id:
             return self._failed("Record Not Found", "not_found")  # title case, API-SPEC 2.5.3
+        failure = self._take_exception("segment/email/delete")
+        if failure is not None and not failure[1]:
+            return self._failed(failure[0], "exception")
         del self.recipients[rec.id]
         self.segments[rec.segment_id].emails.remove(rec.id)
+        if failure is not None:
+            return self._failed(failure[0], "exception")
         return self._success("Deleted Successfully")
 
     def delete_segment(self, request: Request) -> Response:

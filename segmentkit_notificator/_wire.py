@@ -307,13 +307,15 @@ def _numeric(value: str) -> float:
 
 
 def _condition(condition: str, stored: str, wanted: str) -> bool:
-    """A filter condition as MySQL evaluates it: LIKE is case-insensitive (collation guess),
-    numeric comparisons treat non-numbers as 0 (API-SPEC 1.6)."""
+    """A filter condition as the real server evaluates it: **case-sensitive** (MariaDB's
+    ``JSON_UNQUOTE`` yields a binary collation, so ``city exact roma`` does not match ``Roma``
+    and ``tier contains OL`` does not match ``gold``, API-SPEC 1.11c); numeric comparisons
+    treat non-numbers as 0 (API-SPEC 1.6); unknown conditions are ``exact``."""
     if condition == "bigger_than":
         return _numeric(stored) > _numeric(wanted)
     if condition == "lower_than":
         return _numeric(stored) < _numeric(wanted)
-    s, w = stored.casefold(), wanted.casefold()
+    s, w = stored, wanted
     tests: dict[str, Callable[[], bool]] = {
         "not_exact": lambda: s != w,
         "contains": lambda: w in s,

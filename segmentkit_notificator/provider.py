@@ -599,7 +599,11 @@ class NotificatorProvider(Provider, MemberSetStore):
     def list_recipients(self, segment_id: str, page: Any) -> Page[Recipient]:
         """Members, one Page per contacts page read.
 
-        ``bulk``: ``settings.phone_numbers``, enriched from the account's contacts; ``custom``:
+        ``bulk``: ``settings.phone_numbers``, enriched from the account's contacts (a number
+        with a contact comes back with its id, name and fields, also when the segment links no
+        ids, as v2.0.1 stores for bulk segments made through the API, API-SPEC 1.11c; the
+        contacts are paged 1000 at a time and reading stops once every number is matched);
+        ``custom``:
         ``settings.contacts_ids`` resolved through ``/contacts``, by id when that takes fewer
         requests than paging; ``filter``: the platform lists no members (``contacts_ids`` is
         always ``[]``), so its rules are evaluated here over the account's contacts — the
@@ -623,8 +627,15 @@ class NotificatorProvider(Provider, MemberSetStore):
         else:
             cursor.kind = "filter"
         cursor.want_ids = set(s.contacts_ids) if wire.type != "filter" else set()
-        # One id costs one GET, the same as one contacts page.
+        # One id costs one GET, the same as one contacts page. A bulk segment's numbers can be
+        # resolved by id only when every one is linked: v2.0.1 stores `contacts_ids: []` for
+        # bulk segments created through the API (API-SPEC 1.11c), so their members are found
+        # by paging the contacts (1000 a page) until every number is matched.
         cursor.by_id = len(cursor.want_ids) <= 1
+        if wire.type == "bulk":
+            cursor.by_id = not cursor.phones or (
+                len(cursor.want_ids) <= 1 and len(cursor.want_ids) >= len(cursor.phones)
+            )
         return cursor
 
     def _take(
@@ -663,8 +674,13 @@ class NotificatorProvider(Provider, MemberSetStore):
                 r = self._take(cursor, self.parse(_WireContact, raw, what="contact"), raw)
                 if r is not None:
                     items.append(r)
-            if cursor.want_ids and listing.next_page is not None:
+            wanted = cursor.want_phones if cursor.kind == "bulk" else cursor.want_ids
+            if wanted and listing.next_page is not None:
                 left = (listing.total_pages or listing.next_page) - cursor.page
+                by_id = len(cursor.want_ids) < left
+                if cursor.kind == "bulk":
+                    # Only numbers linked by id can be fetched by id (API-SPEC 1.11c).
+                    by_id = by_id and len(cursor.want_ids) >= len(cursor.want_phones)
                 nxt = _Cursor(
                     kind=cursor.kind,
                     page=listing.next_page,
@@ -673,7 +689,7 @@ class NotificatorProvider(Provider, MemberSetStore):
                     want_ids=cursor.want_ids,
                     want_phones=cursor.want_phones,
                     # Fewer ids left than pages: fetch them one by one instead.
-                    by_id=len(cursor.want_ids) < left,
+                    by_id=by_id,
                     total=cursor.total,
                 )
         if nxt is None and cursor.kind == "bulk":

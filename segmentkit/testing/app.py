@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import re
 import socket
 import threading
@@ -28,6 +29,7 @@ from .faults import Fault, FaultInjector
 __all__ = [
     "FakePlatform",
     "FixedWindowLimiter",
+    "ManualClock",
     "RequestLog",
     "RequestRecord",
     "json_response",
@@ -36,6 +38,8 @@ __all__ = [
 Handler = Callable[..., Response]
 MASK = "***"
 DIRECTIVE = "segmentkit.fault_directive"  # environ key read by the responses transport
+#: environ key read by the socket server: the status line's protocol (e.g. ``"HTTP/1.0"``).
+HTTP_VERSION = "segmentkit.http_version"
 
 
 def json_response(
@@ -127,31 +131,94 @@ class RequestLog:
         return "\n".join(repr(r) for r in self.records)
 
 
+class ManualClock:
+    """A clock a test moves by hand (``clock()`` → seconds), for limiters and fakes that must
+    cross a window edge without sleeping. Thread-safe."""
+
+    def __init__(self, start: float = 1_000_000.0) -> None:
+        self._now = start
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            return self._now
+
+    def advance(self, seconds: float) -> float:
+        """Move forward by ``seconds``; returns the new time."""
+        with self._lock:
+            self._now += seconds
+            return self._now
+
+    def set(self, when: float) -> None:
+        """Jump to ``when``."""
+        with self._lock:
+            self._now = when
+
+
 class FixedWindowLimiter:
     """A per-key fixed window: opened by the first request, ``limit`` requests per ``window``
-    seconds (the 66text limiter, API-SPEC 1.4)."""
+    seconds (the 66text limiter, API-SPEC 1.4); every request counts, refused ones too.
+
+    ``whole_seconds=True`` models what the real server does (phpfastcache compares whole-second
+    timestamps, API-SPEC 1.11c): a window opened at ``t0`` lasts until the first whole second
+    after ``t0 + window`` (``floor(t0) + window + 1``), and the reported reset is
+    ``floor(t0) + window - floor(now)`` whole seconds — ``0`` during the window's last partial
+    second, which still refuses. ``window`` must then be a whole number of seconds; scaled-down
+    windows (e.g. 30 per 3 s) work the same way. ``clock`` is injectable (e.g.
+    :class:`ManualClock`); with ``whole_seconds`` it should be wall-clock-like (``time.time``),
+    because the fraction of the second the window opened in decides its length.
+    """
 
     def __init__(
-        self, limit: int, window: float, clock: Callable[[], float] = time.monotonic
+        self,
+        limit: int,
+        window: float,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        whole_seconds: bool = False,
     ) -> None:
+        if whole_seconds and window != int(window):
+            raise ValueError("a whole-second window needs a whole number of seconds")
         self.limit = limit
         self.window = window
         self.clock = clock
+        self.whole_seconds = whole_seconds
         self._lock = threading.Lock()
         self._windows: dict[str, tuple[float, int]] = {}
 
     def hit(self, key: str) -> tuple[bool, int, float]:
-        """Count one request: (allowed, remaining after it, seconds until the window ends)."""
+        """Count one request: (allowed, remaining after it, seconds until the window ends —
+        whole seconds as the server reports them with ``whole_seconds``)."""
         with self._lock:
             now = self.clock()
-            start, used = self._windows.get(key, (now, 0))
-            if now - start >= self.window:
-                start, used = now, 0
+            if self.whole_seconds:
+                second = float(math.floor(now))
+                start, used = self._windows.get(key, (second, 0))
+                if second > start + self.window:  # expired: expiry < time()
+                    start, used = second, 0
+                reset = start + self.window - second
+            else:
+                start, used = self._windows.get(key, (now, 0))
+                if now - start >= self.window:
+                    start, used = now, 0
+                reset = max(0.0, start + self.window - now)
             used += 1
             self._windows[key] = (start, used)
             remaining = self.limit - used
-            reset = max(0.0, start + self.window - now)
             return remaining >= 0, remaining, reset
+
+    def window_end(self, key: str) -> float | None:
+        """When ``key``'s current window stops refusing (clock time), or None if none open."""
+        with self._lock:
+            if key not in self._windows:
+                return None
+            start, _ = self._windows[key]
+            return start + self.window + (1 if self.whole_seconds else 0)
+
+    def reset(self) -> None:
+        """Forget every window."""
+        with self._lock:
+            self._windows.clear()
 
 
 @dataclass
@@ -276,6 +343,11 @@ class FakePlatform:
                 fault_name = after.kind
                 response = self._after_fault(after, response, environ)
         self.log.append(self._record(request, response, started, fault_name))
+        version = getattr(response, "http_version", None)
+        if version:
+            # A fake may answer with another status-line protocol (66text's HTML 500s are
+            # ``HTTP/1.0`` + ``Connection: close``, API-SPEC 1.11c); the socket server reads it.
+            environ[HTTP_VERSION] = version
         return response(environ, start_response)
 
     def _record(

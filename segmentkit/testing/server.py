@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 from ..client import Client, connect
 from ..coordination import LocalCoordinator
 from ..plugins import Registry, default_registry
-from .app import DIRECTIVE, FakePlatform
+from .app import DIRECTIVE, HTTP_VERSION, FakePlatform
 
 __all__ = ["FakeServer", "Mode", "fake", "fake_class"]
 
@@ -49,6 +49,14 @@ class _QuietHandler(WSGIRequestHandler):
 
     def log_request(self, *args: Any, **kwargs: Any) -> None:
         return
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        # A fake may ask for another status-line protocol (HTTP_VERSION in the environ).
+        version = getattr(self, "environ", {}).get(HTTP_VERSION)
+        if version:
+            self.protocol_version = version
+            self.close_connection = True
+        super().send_response(code, message)
 
 
 class _Server(BaseWSGIServer):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,6 +11,8 @@ import requests
 from segmentkit.testing import FakeServer
 
 from .conftest import phone
+
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def _auth(srv: FakeServer, key: str | None = None) -> dict[str, str]:
@@ -84,7 +87,8 @@ def test_admin_accounts_are_not_limited(start: Any) -> None:
         (
             "v2.0.1",
             {"page", "results_per_page", "total_results", "total_pages"},
-            "segments?&page=N",
+            # observed: a valid size is carried in the links (API-SPEC 1.11c)
+            "segments?results_per_page=10&page=N",
             "2",
         ),
     ],
@@ -118,9 +122,10 @@ def test_results_per_page_outside_allowed_values_is_25(start: Any) -> None:
 def test_v201_ignores_filters_and_sends_string_totals(start: Any) -> None:
     """API-SPEC 1.5/1.6: filters ignored, total_contacts a string in lists, int in GET."""
     srv = start(profile="v2.0.1")
-    srv.platform.add_segment("a", "bulk", phone_numbers=[phone(1)])
-    srv.platform.add_segment("b", "custom")
-    body = _get(srv, "segments", params={"type": "bulk", "search": "a", "search_by": "name"})
+    # a custom segment with one member (v2.0.1 bulk segments count 0, API-SPEC 1.11c)
+    srv.platform.add_segment("a", "custom", contacts_ids=[srv.platform.add_contact(phone(1))])
+    srv.platform.add_segment("b", "bulk")
+    body = _get(srv, "segments", params={"type": "custom", "search": "a", "search_by": "name"})
     assert [s["name"] for s in body.json()["data"]] == ["b", "a"]
     assert body.json()["data"][1]["total_contacts"] == "1"
     assert _get(srv, "segments/1").json()["data"]["total_contacts"] == 1
@@ -234,7 +239,9 @@ def test_v201_contact_update_saves_then_html_500(start: Any) -> None:
         srv.base_url + f"contacts/{cid}", headers=_auth(srv), data={"name": "new"}, timeout=5
     )
     assert r.status_code == 500
-    assert r.text.startswith("<!DOCTYPE html>")
+    # the real server's 841-byte page, byte for byte (observed, API-SPEC 1.11c)
+    assert r.content == (FIXTURES / "66text-v2.0.1-500.html").read_bytes()
+    assert len(r.content) == 841
     assert r.headers["Content-Type"].startswith("application/json")
     assert srv.platform.contacts[cid].name == "new"
 
@@ -253,3 +260,199 @@ def test_foreign_segment_is_404(start: Any) -> None:
     other = srv.platform.add_account()
     sid = srv.platform.add_segment("theirs", "custom", account=other)
     assert _get(srv, f"segments/{sid}").status_code == 404
+
+
+@pytest.mark.parametrize("fraction", [0.02, 0.86])
+def test_v201_window_ends_on_the_first_whole_second_after_60s(fraction: float) -> None:
+    """API-SPEC 1.11c: the window opened at t0 refuses until floor(t0) + 61; during its last
+    partial second the 429 says ``X-RateLimit-Reset: 0``; a 429 has no Remaining and no
+    Retry-After. Driven by a hand-moved clock, so it takes no time."""
+    from segmentkit.testing.app import ManualClock
+    from segmentkit_notificator.fake import NotificatorPlatform
+
+    clock = ManualClock(5000 + fraction)
+    platform = NotificatorPlatform(profile="v2.0.1", clock=clock)
+    with FakeServer(platform, mode="socket") as srv:
+        assert _get(srv, "segments").headers["X-RateLimit-Remaining"] == "59"
+        for _ in range(59):
+            _get(srv, "segments")
+        over = _get(srv, "segments")
+        assert over.status_code == 429
+        assert over.headers["X-RateLimit-Reset"] == "60", "same second as the window's start"
+        assert "Retry-After" not in over.headers
+        assert "X-RateLimit-Remaining" not in over.headers
+        clock.set(5059.1)
+        assert _get(srv, "segments").headers["X-RateLimit-Reset"] == "1"
+        clock.set(5060.0)
+        last = _get(srv, "segments")
+        assert (last.status_code, last.headers["X-RateLimit-Reset"]) == (429, "0")
+        clock.set(5060.99)
+        assert _get(srv, "segments").status_code == 429
+        clock.set(5061.0)
+        fresh = _get(srv, "segments")
+        assert (fresh.status_code, fresh.headers["X-RateLimit-Remaining"]) == (200, "59")
+
+
+def test_scaled_whole_second_window_for_multi_worker_tests() -> None:
+    """API-SPEC 1.11c at a smaller scale: 30 per 3 s, same whole-second edge."""
+    from segmentkit.testing.app import FixedWindowLimiter, ManualClock
+
+    clock = ManualClock(100.5)
+    limiter = FixedWindowLimiter(30, 3, clock, whole_seconds=True)
+    results = [limiter.hit("k") for _ in range(31)]
+    assert results[-2][:2] == (True, 0)
+    assert results[-1][:2] == (False, -1)
+    clock.set(103.2)
+    assert limiter.hit("k")[0] is False
+    assert limiter.hit("k")[2] == 0
+    clock.set(104.0)
+    assert limiter.hit("k")[:2] == (True, 29)
+    assert limiter.window_end("k") == 108.0
+
+
+def test_v201_unrouted_methods_count_against_the_limit(start: Any) -> None:
+    """API-SPEC 1.11c: HEAD/OPTIONS/PUT/PATCH answer the 404 envelope after auth and count."""
+    srv = start(profile="v2.0.1")
+    for i, method in enumerate(("HEAD", "OPTIONS", "PUT", "PATCH")):
+        r = requests.request(method, srv.base_url + "segments/1", headers=_auth(srv), timeout=5)
+        assert r.status_code == 404
+        assert r.headers["X-RateLimit-Remaining"] == str(59 - i)
+    r = requests.request("OPTIONS", srv.base_url + "segments", timeout=5)
+    assert r.status_code == 401, "authenticated first"
+
+
+def test_v201_html_500_is_http10_and_closes(start: Any) -> None:
+    """API-SPEC 1.11c: the HTML 500 comes as ``HTTP/1.0`` with ``Connection: close``."""
+    srv = start(profile="v2.0.1")
+    if srv.mode != "socket":
+        pytest.skip("the status line exists only on a socket")
+    r = requests.post(
+        srv.base_url + "segments/999999", headers=_auth(srv), data={"name": "x"}, timeout=5
+    )
+    assert (r.status_code, r.raw.version) == (500, 10)
+    assert "close" in r.headers["Connection"]
+    assert len(r.content) == 841
+
+
+def test_v201_contact_creates_answer_id_0(start: Any) -> None:
+    """API-SPEC 1.11c: existing number → 201 id 0; invalid number → 201 id 0, phone null."""
+    srv = start(profile="v2.0.1")
+    srv.platform.add_contact(phone(1))
+    dup = requests.post(
+        srv.base_url + "contacts", headers=_auth(srv), data={"phone_number": phone(1)}, timeout=5
+    )
+    assert (dup.status_code, dup.json()["data"]["id"]) == (201, 0)
+    bad = requests.post(
+        srv.base_url + "contacts",
+        headers=_auth(srv),
+        data={"phone_number": "not-a-phone"},
+        timeout=5,
+    )
+    assert bad.status_code == 201
+    assert (bad.json()["data"]["id"], bad.json()["data"]["phone_number"]) == (0, None)
+    assert len(srv.platform.contacts) == 1
+
+
+def test_v201_bulk_segment_keeps_no_contact_ids(start: Any) -> None:
+    """API-SPEC 1.11c: bulk through the API stores contacts_ids [] and creates no contacts."""
+    srv = start(profile="v2.0.1")
+    srv.platform.add_contact(phone(1), "Known")
+    r = requests.post(
+        srv.base_url + "segments",
+        headers=_auth(srv),
+        data={"name": "b", "type": "bulk", "phone_numbers": f"{phone(1)},{phone(2)}"},
+        timeout=5,
+    )
+    assert r.json()["data"]["settings"] == {
+        "phone_numbers": [phone(1), phone(2)],
+        "contacts_ids": [],
+    }
+    assert r.json()["data"]["total_contacts"] == 0
+    assert len(srv.platform.contacts) == 1
+
+
+def test_case_sensitive_filters(start: Any) -> None:
+    """API-SPEC 1.11c: ``city exact roma`` does not match ``Roma``; ``tier contains OL`` does
+    not match ``gold`` (binary collation of JSON_UNQUOTE)."""
+    srv = start(profile="v2.0.1")
+    p = srv.platform
+    p.add_contact(phone(1), "a", {"city": "Roma", "tier": "gold"})
+    assert (
+        p.segments[p.add_segment("r", "filter", filters=[("city", "exact", "roma")])].total_contacts
+        == 0
+    )
+    assert (
+        p.segments[p.add_segment("R", "filter", filters=[("city", "exact", "Roma")])].total_contacts
+        == 1
+    )
+    assert (
+        p.segments[
+            p.add_segment("o", "filter", filters=[("tier", "contains", "OL")])
+        ].total_contacts
+        == 0
+    )
+    assert (
+        p.segments[
+            p.add_segment("l", "filter", filters=[("tier", "contains", "ol")])
+        ].total_contacts
+        == 1
+    )
+
+
+def test_language_prefix_redirects(start: Any) -> None:
+    """API-SPEC 1.11c: ``/en/api/segments`` → 302 to ``/api/segments``."""
+    srv = start(profile="v2.0.1")
+    root = srv.base_url[: -len("api/")]
+    r = requests.get(root + "en/api/segments", allow_redirects=False, timeout=5)
+    assert r.status_code == 302
+    assert r.headers["Location"].endswith("/api/segments")
+
+
+def test_adapter_enriches_v201_bulk_members_from_contacts(start: Any) -> None:
+    """API-SPEC 1.11c: a v2.0.1 bulk segment links no contact ids; the adapter still reports
+    each number that has a contact with its id and name (one contacts page for all of them),
+    and the rest as bare phones."""
+    srv = start(profile="v2.0.1")
+    p = srv.platform
+    known = p.add_contact(phone(1), "Mario", {"city": "Roma"})
+    for i in range(10, 40):
+        p.add_contact(phone(i), f"other {i}")
+    sid = p.add_segment("b", "bulk", phone_numbers=[phone(1), phone(2)])
+    assert p.segments[sid].settings["contacts_ids"] == []
+    srv.log.clear()
+    members = {r.phone: r for r in srv.client().recipients.list(str(sid))}
+    assert set(members) == {phone(1), phone(2)}
+    assert (members[phone(1)].id, members[phone(1)].name) == (str(known), "Mario")
+    assert members[phone(1)].attributes == {"city": "Roma"}
+    assert members[phone(2)].id is None
+    assert srv.log.count("GET", r"^contacts") == 1
+
+
+def test_adapter_reads_no_contacts_for_an_empty_bulk_segment(start: Any) -> None:
+    """Fewest requests: a bulk segment without numbers needs no contacts read."""
+    srv = start(profile="v2.0.1")
+    sid = srv.platform.add_segment("b", "bulk", phone_numbers=[])
+    srv.log.clear()
+    assert list(srv.client().recipients.list(str(sid))) == []
+    assert srv.log.count("GET", r"^contacts") == 0
+
+
+def test_v201_bulk_create_without_numbers_is_html_500(start: Any) -> None:
+    """API-SPEC 1.11c (observed): ``phone_number IN ( )`` fails → HTML 500, nothing stored;
+    an empty custom segment is created fine."""
+    srv = start(profile="v2.0.1")
+    r = requests.post(
+        srv.base_url + "segments",
+        headers=_auth(srv),
+        data={"name": "e", "type": "bulk", "phone_numbers": ""},
+        timeout=5,
+    )
+    assert r.status_code == 500
+    assert srv.platform.segments == {}
+    r = requests.post(
+        srv.base_url + "segments",
+        headers=_auth(srv),
+        data={"name": "e", "type": "custom", "contacts_ids": ""},
+        timeout=5,
+    )
+    assert r.status_code == 201

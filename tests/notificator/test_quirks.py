@@ -231,6 +231,9 @@ def test_paced_scan_of_150_reads_meets_no_429(start: Any) -> None:
 
 
 def _seed_mixed(p: NotificatorPlatform) -> None:
+    # The bulk member has opted out, so both builds count 0: the documented one links only
+    # contacts that have not opted out, v2.0.1 links none at all (API-SPEC 1.6, 1.11c).
+    p.add_contact(phone(1), opted_out=True)
     p.add_segment("Alpha bulk", "bulk", phone_numbers=[phone(1)], datetime="2024-01-01 10:00:00")
     p.add_segment(
         "beta custom", "custom", datetime="2024-02-01 10:00:00", last_datetime="2024-03-05 00:00:00"
@@ -626,7 +629,11 @@ def _seed_filter_world(p: NotificatorPlatform) -> dict[str, int]:
         ([("age", "bigger_than", "18")], None, {"adult_it", "adult_gb"}),
         ([("age", "lower_than", "1")], None, {"nonnum"}),
         ([("age", "bigger_than", "18")], ["IT"], {"adult_it"}),
-        ([("city", "not_exact", "milano")], None, {"adult_it", "adult_gb"}),
+        # case-sensitive: "MILANO" is not "milano" (API-SPEC 1.11c)
+        ([("city", "not_exact", "milano")], None, {"adult_it", "nonnum", "adult_gb"}),
+        ([("city", "not_exact", "MILANO")], None, {"adult_it", "adult_gb"}),
+        ([("city", "exact", "roma")], None, set()),
+        ([("city", "starts_with", "lon")], None, set()),
         ([("city", "contains", "ILA")], None, {"nonnum"}),
         ([("city", "not_contains", "x")], None, {"adult_it", "nonnum", "adult_gb"}),
         ([], ["GB"], {"adult_gb"}),
@@ -640,8 +647,8 @@ def test_filter_members_follow_platform_semantics(
     expected: set[str],
 ) -> None:
     """API-SPEC 1.6: AND; opted-out excluded; missing key never matches (even negated);
-    non-numeric is 0; LIKE case-insensitive; no filters → nobody. The answer is what the
-    platform would pick now, and agrees with its own total_contacts."""
+    non-numeric is 0; comparisons case-sensitive (1.11c); no filters → nobody. The answer is
+    what the platform would pick now, and agrees with its own total_contacts."""
     srv = start()
     p = srv.platform
     ids = _seed_filter_world(p)
