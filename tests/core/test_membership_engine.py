@@ -464,11 +464,16 @@ def test_odd_items_are_one_rejected_outcome_each_and_the_rest_proceed(
 
 
 class _Session:
-    """What the engine looks for on ``adapter.http`` (optional): ``on_wait`` and ``interrupt``."""
+    """A stand-in for ``adapter.http`` recording ``on_wait`` listeners and ``interrupt`` calls;
+    everything else goes to the adapter's real session."""
 
     def __init__(self) -> None:
         self.waiters: list[Callable[[float, str], None]] = []
         self.interrupted = 0
+        self.real: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.__dict__["real"], name)
 
     def on_wait(self, cb: Callable[[float, str], None]) -> Callable[[], None]:
         self.waiters.append(cb)
@@ -482,9 +487,10 @@ class WithSession(OneByOne):
     name = "stubsession"
     session_obj: ClassVar[_Session] = _Session()
 
-    @property
-    def http(self) -> _Session:
-        return self.session_obj
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.session_obj.real = self.http
+        self.http = self.session_obj  # type: ignore[assignment]
 
     def add_member(self, segment_id: str, recipient: Recipient) -> None:
         for cb in list(self.session_obj.waiters):
