@@ -266,8 +266,8 @@ class Session:
                     found = mode.lookup(exc)
                     if found is not None:
                         return found
-                    if not self.policy.can_retry(attempt):
-                        raise
+                    if not self.policy.can_retry(attempt) or _hostile(exc):
+                        raise  # not applied; a hostile answer is not fixed by sending again
                     delay: float | None = self.policy.delay(attempt, self.rng)
                 else:
                     delay = self._retry_delay(exc, idempotent=idempotent, attempt=attempt)
@@ -513,6 +513,14 @@ def _outcome_unknown(exc: BaseException) -> bool:
     if isinstance(exc, ResponseTooLargeError):
         return False
     return isinstance(exc, OutcomeUnknownError | ServerError | UnexpectedResponseError)
+
+
+def _hostile(exc: BaseException) -> bool:
+    """Whether ``exc`` (or the answer failure under it) is a too-large or too-slow answer."""
+    cause = exc.__cause__
+    return isinstance(exc, ResponseTooLargeError | ResponseDeadlineError) or isinstance(
+        cause, ResponseTooLargeError | ResponseDeadlineError
+    )
 
 
 def _origin(scheme: str | None, host: str | None, port: int | None) -> tuple[str, str, int]:

@@ -50,7 +50,7 @@ def test_mypy_strict_catches_each_expected_mistake_at_its_line():
     expected = {
         n: line.split("# E:", 1)[1].strip() for n, line in enumerate(source, 1) if "# E:" in line
     }
-    assert len(expected) == 3
+    assert len(expected) == 6
     proc = mypy(HERE / "expected_errors.py")
     assert proc.returncode == 1, proc.stdout + proc.stderr
     errors: dict[int, list[str]] = {}
