@@ -340,9 +340,7 @@ class Transport:
         self.session = session or requests.Session()
         self.session.trust_env = False  # environment read once, in use_environment()
         pool = max(10, options.concurrency + 2)
-        adapter = _Adapter(
-            pool_connections=4, pool_maxsize=pool, max_retries=0
-        )
+        adapter = _Adapter(pool_connections=4, pool_maxsize=pool, max_retries=0)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         self.session.headers["User-Agent"] = options.user_agent or (
