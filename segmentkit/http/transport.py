@@ -182,10 +182,13 @@ class _Attempt:
     shuts the socket down, so whatever read is blocked returns at once.
     """
 
-    __slots__ = ("deadline", "done", "fired", "lock", "sock")
+    __slots__ = ("deadline", "done", "fired", "lock", "seconds", "sock", "timeout")
 
-    def __init__(self, deadline: float) -> None:
+    def __init__(self, deadline: float, timeout: tuple[float, float], seconds: float) -> None:
         self.deadline = deadline
+        #: The (connect, read) timeouts and total deadline (seconds) this attempt runs with.
+        self.timeout = timeout
+        self.seconds = seconds
         self.sock: socket.socket | None = None
         self.done = False
         self.fired = False
@@ -416,8 +419,13 @@ class Transport:
         json: Any = None,
         write: bool = False,
         safe_url: str = "",
+        timeout: tuple[float, float] | None = None,
+        deadline: float | None = None,
     ) -> requests.Response:
         """Send one attempt and read its answer whole, within the size cap and deadline.
+
+        ``timeout`` (connect, read) and ``deadline`` override the client's for this attempt
+        (a per-call view of the session passes them).
 
         Raises a :class:`TransportError` subclass when no whole answer came; for ``write``
         requests that may have reached the server, :class:`OutcomeUnknownError`; an answer
@@ -425,7 +433,11 @@ class Transport:
         than ``response_deadline`` is :class:`ResponseDeadlineError`.
         """
         started = self.clock()
-        attempt = _Attempt(time.monotonic() + self.deadline)
+        attempt = _Attempt(
+            time.monotonic() + (deadline or self.deadline),
+            timeout or self.timeout,
+            deadline or self.deadline,
+        )
         _WATCHDOG.watch(attempt)
         _CURRENT.attempt = attempt
         try:
@@ -470,7 +482,7 @@ class Transport:
                 data=data,
                 files=files,
                 json=json,
-                timeout=self.timeout,
+                timeout=attempt.timeout,
                 verify=self._verify,
                 allow_redirects=False,
                 stream=True,
@@ -484,7 +496,7 @@ class Transport:
             sent = _may_have_been_sent(exc)
             if attempt.fired:
                 # The status line or headers trickled past the total deadline.
-                error = self._deadline_error(method, url, safe_url)
+                error = self._deadline_error(method, url, safe_url, attempt.seconds)
                 sent = True
             if write and sent:
                 unknown = OutcomeUnknownError(
@@ -519,9 +531,11 @@ class Transport:
             raise
         return response
 
-    def _deadline_error(self, method: str, url: str, safe_url: str) -> ResponseDeadlineError:
+    def _deadline_error(
+        self, method: str, url: str, safe_url: str, seconds: float
+    ) -> ResponseDeadlineError:
         return ResponseDeadlineError(
-            f"the answer did not arrive whole within {self.deadline:g} s",
+            f"the answer did not arrive whole within {seconds:g} s",
             provider=self.provider,
             method=method,
             url=safe_url or self.redactor.url(url),
@@ -549,14 +563,14 @@ class Transport:
         elif encoding == "deflate":
             inflater = _Deflate()
         raw = response.raw
-        deadline = started + self.deadline
+        deadline = started + attempt.seconds
         chunks: list[bytes] = []
         size = 0
         wire = 0
         try:
             while True:
                 if attempt.fired or self.clock() > deadline:
-                    raise self._deadline_error(method, url, safe_url)
+                    raise self._deadline_error(method, url, safe_url, attempt.seconds)
                 data = raw.read1(_CHUNK, decode_content=False)
                 if not data:
                     break
@@ -585,7 +599,7 @@ class Transport:
                 chunks.append(out)
         except (urllib3.exceptions.HTTPError, OSError, zlib.error) as exc:
             if attempt.fired:
-                raise self._deadline_error(method, url, safe_url) from exc
+                raise self._deadline_error(method, url, safe_url, attempt.seconds) from exc
             safe = safe_url or self.redactor.url(url)
             if isinstance(exc, urllib3.exceptions.ReadTimeoutError | TimeoutError):
                 raise RequestTimeoutError(
@@ -602,7 +616,7 @@ class Transport:
             ) from exc
         if attempt.fired:
             # The watchdog's shutdown reads as an end of answer: never take it for one.
-            raise self._deadline_error(method, url, safe_url)
+            raise self._deadline_error(method, url, safe_url, attempt.seconds)
         response._content = b"".join(chunks)
         response._content_consumed = True  # type: ignore[attr-defined]
         raw.release_conn()
