@@ -354,3 +354,42 @@ def test_a_create_whose_answer_is_hostile_is_looked_up_not_resent(how: str) -> N
         assert seg.id == "11"
         assert seg.name == "fresh"
         assert len(names) == 2
+
+
+def _contact(ident: int) -> dict[str, object]:
+    return {"id": ident, "phone_number": f"+3933300000{ident:02d}", "name": "", "user_id": 1}
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("where", ["create-lookup", "contacts"])
+def test_a_page_served_forever_stops_adapter_lookups(where: str) -> None:
+    """The same page with ``total_pages = 10**9`` stops create's name lookup (after a write of
+    unknown outcome) and the contacts walk of adding members — not only ``segments.list``."""
+
+    def handle(req: Request, conn: socket.socket) -> None:
+        path = urllib.parse.urlsplit(req.target).path.rstrip("/")
+        if req.method == "POST" and path.endswith("/segments"):
+            respond(conn, b'{"message": "boom"}', status="500 Internal Server Error")
+            return
+        if path.endswith("/segments/5"):
+            respond(conn, b'{"data": ' + _segment(5, "five") + b"}")
+            return
+        item = _contact(1) if path.endswith("/contacts") else json.loads(_segment(5, "fresh"))
+        meta = {"page": 1, "total_pages": 10**9, "results_per_page": 1000}
+        meta["total_results"] = 10**12
+        body = {"data": [item], "meta": meta, "links": {"next": "http://x/api/y?page=2"}}
+        respond(conn, json.dumps(body).encode())
+
+    with serve(handle) as srv, _connect(srv.port, max_retries=1, backoff_max=0.0) as client:
+        phones = [f"+3933312345{i:02d}" for i in range(8)]
+        with pytest.raises(UnexpectedResponseError, match="repeats"):
+            if where == "create-lookup":
+                client.segments.create("fresh", recipients=phones[:1])
+            else:
+                # Members with a profile need contacts (API-SPEC 1.7): found by walking them.
+                people = [{"phone": p, "first_name": "Ann"} for p in phones]
+                result = client.recipients.add(5, people)
+                # A bulk add reports per item; the loop must surface as the reason.
+                reasons = {o.reason or "" for o in result.items}
+                raise UnexpectedResponseError(" | ".join(sorted(reasons)))
+        assert len(srv.requests) < 20, [r.target for r in srv.requests]
