@@ -82,7 +82,7 @@ def test_a_rejected_row_that_names_no_identity_holds_every_removal(allstech: Any
 def test_dry_run_plan_states_what_is_held_and_what_it_costs(allstech: Any) -> None:
     srv, client = allstech
     plan = client.recipients.sync("7", ["ada@example.com", "garbage"], dry_run=True)
-    assert isinstance(plan, segmentkit.sync.SyncPlan)
+    assert isinstance(plan, segmentkit.SyncPlan)
     assert plan.to_remove == []
     assert {h.recipient.email for h in plan.held} == {"bob@example.com", "cy@example.com"}
     assert "held 2" in plan.summary()
