@@ -212,10 +212,13 @@ class _Attempt:
             if self.sock is not None:
                 _cut(self.sock)
 
-    def finish(self) -> None:
+    def finish(self) -> bool:
+        """The attempt is over (its socket may go back to the pool): never cut it from now
+        on. Returns whether the deadline had already cut it."""
         with self.lock:
             self.done = True
             self.sock = None
+            return self.fired
 
 
 def _cut(sock: socket.socket) -> None:
@@ -254,7 +257,8 @@ class _Watchdog:
                 if not heap:
                     self._cond.wait(60.0)
                     if not self._heap:
-                        return  # idle a minute: the next watch() starts a new thread
+                        self._thread = None  # idle a minute: the next watch() starts one
+                        return
                     continue
                 left = heap[0][0] - time.monotonic()
                 if left > 0:
@@ -614,9 +618,11 @@ class Transport:
                 method=method,
                 url=safe,
             ) from exc
-        if attempt.fired:
+        if attempt.finish():
             # The watchdog's shutdown reads as an end of answer: never take it for one.
             raise self._deadline_error(method, url, safe_url, attempt.seconds)
+        # Finished before the connection goes back to the pool, so the watchdog can never
+        # cut a socket another attempt is using.
         response._content = b"".join(chunks)
         response._content_consumed = True  # type: ignore[attr-defined]
         raw.release_conn()

@@ -393,3 +393,19 @@ def test_a_page_served_forever_stops_adapter_lookups(where: str) -> None:
                 reasons = {o.reason or "" for o in result.items}
                 raise UnexpectedResponseError(" | ".join(sorted(reasons)))
         assert len(srv.requests) < 20, [r.target for r in srv.requests]
+
+
+@pytest.mark.timeout(60)
+def test_the_deadline_of_a_finished_answer_never_cuts_the_reused_connection() -> None:
+    """Each answer's deadline runs out while its pooled connection already carries the next
+    requests: none of them is cut."""
+
+    def handle(req: Request, conn: socket.socket) -> None:
+        time.sleep(0.05)
+        respond(conn, b'{"data": {"id": 1}}')
+
+    with serve(handle) as srv, _connect(srv.port, response_deadline=0.3) as client:
+        for _ in range(30):
+            assert client.request("GET", "segments/1") == {"data": {"id": 1}}
+        assert len(srv.requests) == 30
+        assert srv.connections == 1, "one kept-alive connection, never cut"
