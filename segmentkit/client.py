@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -18,6 +19,7 @@ from .errors import (
     UnexpectedResponseError,
 )
 from .events import Event
+from .http.session import Timeout
 from .membership import engine
 from .membership.intake import Policy, admit, strict
 from .membership.plan import SyncPlan, SyncResult, apply_plan, sync_segment
@@ -122,14 +124,18 @@ class SegmentsAPI:
         descending: bool = False,
         page_size: int | None = None,
         query: SegmentQuery | None = None,
+        timeout: Timeout | None = None,
+        retries: int | None = None,
     ) -> Listing[Segment]:
         """Segments matching the filters, lazily, across every page.
 
         ``search`` is a case-insensitive substring of the name. Page size defaults to the
-        provider's largest, so a full listing takes the fewest requests.
+        provider's largest, so a full listing takes the fewest requests. ``timeout`` and
+        ``retries`` override the client's for this call's requests (see :meth:`Client.request`).
         """
         c = self._client
         c._require(Capability.list_segments, "listing segments")
+        a = c._adapter_for(timeout, retries)
         if query is None:
             try:
                 query = SegmentQuery(
@@ -148,27 +154,30 @@ class SegmentsAPI:
                 raise ConfigurationError(f"invalid segment query: {exc}") from None
         q = query
         if q.order_by is None:
-            return Listing(c.provider, lambda token: c.adapter.list_segments(q, token))
+            return Listing(c.provider, lambda token: a.list_segments(q, token))
 
         def ordered(token: Any) -> Page[Segment]:
             # An order must hold across pages, and a platform may ignore order_by (66text
             # v2.0.1 does): read every page, then sort once.
-            items = [
-                s
-                for page in walk_pages(lambda t: c.adapter.list_segments(q, t))
-                for s in page.items
-            ]
+            items = [s for page in walk_pages(lambda t: a.list_segments(q, t)) for s in page.items]
             items = q.apply(items)
             return Page(items=items, total=len(items), page=1, total_pages=1)
 
         return Listing(c.provider, ordered)
 
-    def get(self, segment_id: str | int) -> Segment:
+    def get(
+        self,
+        segment_id: str | int,
+        *,
+        timeout: Timeout | None = None,
+        retries: int | None = None,
+    ) -> Segment:
         """One segment by id; :class:`NotFoundError` if it does not exist."""
         c = self._client
         c._require(Capability.get_segment, "getting a segment")
+        a = c._adapter_for(timeout, retries)
         with _guard(c.provider):
-            return c.adapter.get_segment(str(segment_id))
+            return a.get_segment(str(segment_id))
 
     def create(
         self,
@@ -178,6 +187,8 @@ class SegmentsAPI:
         rules: Iterable[Rule | Mapping[str, Any]] | None = None,
         match: Match = "all",
         default_region: str | None = None,
+        timeout: Timeout | None = None,
+        retries: int | None = None,
     ) -> Segment:
         """Create a static segment from ``recipients`` or a dynamic one from ``rules``.
 
@@ -190,10 +201,9 @@ class SegmentsAPI:
             raise ConfigurationError("pass recipients or rules, not both")
         members = c._strict(recipients, default_region) if recipients is not None else None
         parsed_rules = _rules(rules) if rules is not None else None
+        a = c._adapter_for(timeout, retries)
         with _guard(c.provider):
-            return c.adapter.create_segment(
-                name=name, recipients=members, rules=parsed_rules, match=match
-            )
+            return a.create_segment(name=name, recipients=members, rules=parsed_rules, match=match)
 
     def update(
         self,
@@ -204,23 +214,33 @@ class SegmentsAPI:
         rules: Iterable[Rule | Mapping[str, Any]] | None = None,
         match: Match | None = None,
         default_region: str | None = None,
+        timeout: Timeout | None = None,
+        retries: int | None = None,
     ) -> Segment:
         """Change only what is passed; everything else the segment had is kept."""
         c = self._client
         c._require(Capability.update_segment, "updating a segment")
         members = c._strict(recipients, default_region) if recipients is not None else None
         parsed_rules = _rules(rules) if rules is not None else None
+        a = c._adapter_for(timeout, retries)
         with _guard(c.provider):
-            return c.adapter.update_segment(
+            return a.update_segment(
                 str(segment_id), name=name, recipients=members, rules=parsed_rules, match=match
             )
 
-    def delete(self, segment_id: str | int) -> None:
+    def delete(
+        self,
+        segment_id: str | int,
+        *,
+        timeout: Timeout | None = None,
+        retries: int | None = None,
+    ) -> None:
         """Delete a segment."""
         c = self._client
         c._require(Capability.delete_segment, "deleting a segment")
+        a = c._adapter_for(timeout, retries)
         with _guard(c.provider):
-            c.adapter.delete_segment(str(segment_id))
+            a.delete_segment(str(segment_id))
 
 
 def _rules(rules: Iterable[Rule | Mapping[str, Any]]) -> list[Rule]:
@@ -239,12 +259,19 @@ class RecipientsAPI:
     def __init__(self, client: Client) -> None:
         self._client = client
 
-    def list(self, segment_id: str | int) -> Listing[Recipient]:
+    def list(
+        self,
+        segment_id: str | int,
+        *,
+        timeout: Timeout | None = None,
+        retries: int | None = None,
+    ) -> Listing[Recipient]:
         """A segment's members, lazily, across every page."""
         c = self._client
         c._require(Capability.list_recipients, "listing recipients")
         sid = str(segment_id)
-        return Listing(c.provider, lambda token: c.adapter.list_recipients(sid, token))
+        a = c._adapter_for(timeout, retries)
+        return Listing(c.provider, lambda token: a.list_recipients(sid, token))
 
     def add(
         self,
@@ -254,6 +281,8 @@ class RecipientsAPI:
         default_region: str | None = None,
         progress: ProgressCallback | None = None,
         on_progress: Callable[[Progress], None] | None = None,
+        timeout: Timeout | None = None,
+        retries: int | None = None,
     ) -> BulkResult:
         """Add recipients; one outcome per input item, in order.
 
@@ -266,7 +295,7 @@ class RecipientsAPI:
         """
         c = self._client
         c._require(Capability.add_recipients, "adding recipients")
-        a = c.adapter
+        a = c._adapter_for(timeout, retries)
         adm = admit(
             recipients,
             Policy(
@@ -288,11 +317,13 @@ class RecipientsAPI:
         *,
         progress: ProgressCallback | None = None,
         on_progress: Callable[[Progress], None] | None = None,
+        timeout: Timeout | None = None,
+        retries: int | None = None,
     ) -> BulkResult:
         """Remove recipients given as ``Recipient`` objects, ids, emails or phones."""
         c = self._client
         c._require(Capability.remove_recipients, "removing recipients")
-        a = c.adapter
+        a = c._adapter_for(timeout, retries)
         adm = admit(recipients_or_ids, Policy(channel=a.channel, provider=a.name, mode="remove"))
         with _guard(c.provider):
             return engine.remove(a, str(segment_id), adm, Reporter(progress, on_progress))
@@ -308,6 +339,8 @@ class RecipientsAPI:
         default_region: str | None = ...,
         progress: ProgressCallback | None = ...,
         on_progress: Callable[[Progress], None] | None = ...,
+        timeout: Timeout | None = ...,
+        retries: int | None = ...,
     ) -> SyncResult: ...
 
     @overload
@@ -321,6 +354,8 @@ class RecipientsAPI:
         default_region: str | None = ...,
         progress: ProgressCallback | None = ...,
         on_progress: Callable[[Progress], None] | None = ...,
+        timeout: Timeout | None = ...,
+        retries: int | None = ...,
     ) -> SyncPlan: ...
 
     @overload
@@ -334,6 +369,8 @@ class RecipientsAPI:
         default_region: str | None = ...,
         progress: ProgressCallback | None = ...,
         on_progress: Callable[[Progress], None] | None = ...,
+        timeout: Timeout | None = ...,
+        retries: int | None = ...,
     ) -> SyncResult | SyncPlan: ...
 
     def sync(
@@ -346,6 +383,8 @@ class RecipientsAPI:
         default_region: str | None = None,
         progress: ProgressCallback | None = None,
         on_progress: Callable[[Progress], None] | None = None,
+        timeout: Timeout | None = None,
+        retries: int | None = None,
     ) -> SyncResult | SyncPlan:
         """Make the segment's members equal ``desired`` (see :mod:`segmentkit.membership.plan`).
 
@@ -355,9 +394,10 @@ class RecipientsAPI:
         it; others are reported as ``held``.
         """
         c = self._client
+        a = c._adapter_for(timeout, retries)
         with _guard(c.provider):
             return sync_segment(
-                c.adapter,
+                a,
                 str(segment_id),
                 desired,
                 remove_extra=remove_extra,
@@ -374,14 +414,15 @@ class RecipientsAPI:
         *,
         progress: ProgressCallback | None = None,
         on_progress: Callable[[Progress], None] | None = None,
+        timeout: Timeout | None = None,
+        retries: int | None = None,
     ) -> SyncResult:
         """Apply a :class:`~segmentkit.sync.SyncPlan` from an earlier dry run, without
         reading the segment again."""
         c = self._client
+        a = c._adapter_for(timeout, retries)
         with _guard(c.provider):
-            return apply_plan(
-                c.adapter, str(segment_id), plan, progress=progress, on_progress=on_progress
-            )
+            return apply_plan(a, str(segment_id), plan, progress=progress, on_progress=on_progress)
 
 
 def _accepts_ids(adapter: Provider) -> bool:
@@ -426,14 +467,29 @@ class Client:
         """Counters: requests sent, retries, 429s received, seconds spent pacing."""
         return self.adapter.transport.stats
 
-    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        timeout: Timeout | None = None,
+        retries: int | None = None,
+        **kwargs: Any,
+    ) -> Any:
         """Authenticated escape hatch: any endpoint, with the same retries and error handling.
 
         Keywords: ``params``, ``data``, ``files``, ``json_body``, ``idempotent``,
         ``allow_empty``. Returns the decoded JSON body.
+
+        Every operation (this one, ``client.segments.*``, ``client.recipients.*``) also takes
+        ``timeout`` — seconds for connecting and for each read, or a ``(connect, read)`` pair;
+        the answer's total deadline is three times the read timeout — and ``retries``, which
+        replaces ``max_retries``, for that call's requests only. Pacing, the shared rate
+        budget, statistics and pooled connections stay the client's.
         """
+        a = self._adapter_for(timeout, retries)
         with _guard(self.provider):
-            return self.adapter.request(method, path, **kwargs)
+            return a.request(method, path, **kwargs)
 
     def close(self) -> None:
         """Close the HTTP session."""
@@ -449,6 +505,18 @@ class Client:
         return f"<segmentkit.Client {self.provider} {self.adapter.redactor.url(self.base_url)}>"
 
     # -- internals shared by the APIs
+
+    def _adapter_for(self, timeout: Timeout | None, retries: int | None) -> Provider:
+        """The adapter whose requests use ``timeout``/``retries`` (the adapter itself when
+        neither is given): a shallow copy holding a per-call view of the session, so it shares
+        the pool, statistics, pacing, budget and every lock (passed explicitly, no context
+        variables)."""
+        adapter = self.adapter
+        if timeout is None and retries is None:
+            return adapter
+        view = copy.copy(adapter)
+        view.http = adapter.http.view(timeout=timeout, retries=retries)
+        return view
 
     def _require(self, cap: Capability, what: str) -> None:
         if cap not in self.capabilities:

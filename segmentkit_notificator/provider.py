@@ -40,7 +40,7 @@ from segmentkit.errors import (
     ValidationError,
 )
 from segmentkit.hookspecs import hookimpl
-from segmentkit.http import RateLimit, Retry
+from segmentkit.http import RateLimit, RepeatGuard, Retry
 from segmentkit.membership import segment_lock
 from segmentkit.models import (
     Match,
@@ -357,10 +357,11 @@ class NotificatorProvider(Provider, MemberSetStore):
     def _named_ids(self, name: str) -> set[int]:
         """Ids of segments called exactly ``name`` (search by name; re-checked here)."""
         out: set[int] = set()
+        guard = RepeatGuard(provider=self.name)  # a page served forever stops (issue 12 §4)
         number: int | None = 1
         while number is not None:
             listing = self._list("segments", number, 1000, {"search": name, "search_by": "name"})
-            for raw in listing.items:
+            for raw in guard.fresh(listing.items):
                 if isinstance(raw, dict) and raw.get("name") == name and raw.get("id") is not None:
                     out.add(int(raw["id"]))
             number = listing.next_page
@@ -538,10 +539,11 @@ class NotificatorProvider(Provider, MemberSetStore):
                 if not honoured or listing.next_page is not None:
                     break
                 remaining.discard(phone)  # the server searched: the phone has no contact
+        guard = RepeatGuard(provider=self.name)  # a page served forever stops (issue 12 §4)
         number: int | None = 1
         while remaining and number is not None:
             listing = self._contacts_page(number)
-            take(listing.items)
+            take(guard.fresh(listing.items))
             number = listing.next_page
         return found
 

@@ -2,9 +2,17 @@
 retry and pacing decisions, answer decoding and error rules, paging."""
 
 from .envelope import Decoder, ErrorRules, messages_from_body, text_excerpt
-from .paging import Cursor, Listing, PageNumber, PagingStyle, Unpaged, walk_pages
+from .paging import (
+    Cursor,
+    Listing,
+    PageNumber,
+    PagingStyle,
+    RepeatGuard,
+    Unpaged,
+    walk_pages,
+)
 from .retry import Pacer, RateLimit, RetryPolicy, parse_retry_after, server_wait
-from .session import Retry, RetryMode, Session
+from .session import Retry, RetryMode, Session, Timeout
 from .transport import (
     ClientOptions,
     ResponseDeadlineError,
@@ -23,6 +31,7 @@ __all__ = [
     "PageNumber",
     "PagingStyle",
     "RateLimit",
+    "RepeatGuard",
     "ResponseDeadlineError",
     "ResponseTooLargeError",
     "Retry",
@@ -30,6 +39,7 @@ __all__ = [
     "RetryPolicy",
     "Session",
     "Stats",
+    "Timeout",
     "Transport",
     "Unpaged",
     "messages_from_body",

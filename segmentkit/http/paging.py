@@ -8,14 +8,23 @@ a listing never yields the same item twice.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Hashable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from ..errors import UnexpectedResponseError
 from ..models import Page
 
-__all__ = ["Cursor", "Listing", "PageNumber", "PagingStyle", "Unpaged", "item_key", "walk_pages"]
+__all__ = [
+    "Cursor",
+    "Listing",
+    "PageNumber",
+    "PagingStyle",
+    "RepeatGuard",
+    "Unpaged",
+    "item_key",
+    "walk_pages",
+]
 
 T = TypeVar("T")
 
@@ -25,7 +34,7 @@ MAX_PAGES = 1_000_000
 
 def item_key(item: Any) -> Hashable:
     """What makes two listed items "the same": their ``id``, else their identity fields."""
-    ident = getattr(item, "id", None)
+    ident = item.get("id") if isinstance(item, Mapping) else getattr(item, "id", None)
     if ident is not None:
         return ("id", str(ident))
     for name in ("phone", "email"):
@@ -84,6 +93,51 @@ def walk_pages(
         seen_tokens.add(tkey)
         if page.total_pages is not None and count > page.total_pages:
             return
+
+
+class RepeatGuard:
+    """The bounds of :func:`walk_pages` for a hand-written page loop (an adapter walking raw
+    pages, e.g. a name lookup): call :meth:`fresh` with each page's items.
+
+    A page whose items were *all* listed already (a platform answering the same page again,
+    whatever ``total_pages`` it claims), or more than ``max_pages`` pages, raise
+    :class:`UnexpectedResponseError`; otherwise the items not seen before are returned.
+    """
+
+    def __init__(
+        self,
+        *,
+        provider: str | None = None,
+        max_pages: int = MAX_PAGES,
+        key: Callable[[Any], Hashable] = item_key,
+    ) -> None:
+        self._provider = provider
+        self._max_pages = max_pages
+        self._key = key
+        self._seen: set[Hashable] = set()
+        self.pages = 0
+
+    def fresh(self, items: Iterable[T]) -> list[T]:
+        """The items of the next page not listed before; raises on a loop."""
+        self.pages += 1
+        if self.pages > self._max_pages:
+            raise UnexpectedResponseError(
+                f"the listing goes on past {self._max_pages} pages; stopped",
+                provider=self._provider,
+            )
+        items = list(items)
+        out = []
+        for it in items:
+            k = self._key(it)
+            if k not in self._seen:
+                self._seen.add(k)
+                out.append(it)
+        if items and not out:
+            raise UnexpectedResponseError(
+                f"page {self.pages} of the listing repeats items already listed; stopped",
+                provider=self._provider,
+            )
+        return out
 
 
 class Listing(Generic[T]):

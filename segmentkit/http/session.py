@@ -8,6 +8,9 @@ decides about retries, randomness, statistics and waiting; every wait is interru
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import math
 import random
 import threading
 import time
@@ -33,7 +36,7 @@ from .envelope import Decoder
 from .retry import Pacer, RateLimit, RetryPolicy, _int_header, server_wait
 from .transport import ResponseDeadlineError, ResponseTooLargeError, Stats, Transport
 
-__all__ = ["Retry", "RetryMode", "Session", "Stats"]
+__all__ = ["Retry", "RetryMode", "Session", "Stats", "Timeout"]
 
 log = get_logger("segmentkit.http")
 
@@ -44,6 +47,8 @@ _SLICE = 0.2  # a main-thread wait wakes this often so a real SIGINT is handled 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 Lookup = Callable[[BaseException], Any]
+#: A per-call timeout: seconds for both connecting and each read, or ``(connect, read)``.
+Timeout = float | tuple[float, float]
 WaitCallback = Callable[[float, str], None]
 
 
@@ -138,6 +143,9 @@ class Session:
                 parts += tuple(account)
             self._budget_scope = scope_key(*parts)
             self._budget_window = (window or rate_limit.window) + rate_limit.margin
+        #: Per-call overrides of a :meth:`view` (``None``: the transport's own).
+        self._timeout: tuple[float, float] | None = None
+        self._deadline: float | None = None
         self._interrupted = threading.Event()
         self._wait_callbacks: list[WaitCallback] = []
         self._cb_lock = threading.Lock()
@@ -185,6 +193,29 @@ class Session:
                 )
             return path
         return self.base_url + path.lstrip("/")
+
+    def view(self, *, timeout: Timeout | None = None, retries: int | None = None) -> Session:
+        """This session with other timeouts or retries, for the requests of one call.
+
+        The view shares everything else — connection pool, statistics, pacing, shared rate
+        budget, interrupt and wait observers — so a call with ``timeout=2`` still waits its
+        turn with every other call of the client. ``timeout`` is seconds for connecting and
+        for each read, or a ``(connect, read)`` pair; the answer's total deadline becomes
+        three times the read timeout. ``retries`` replaces ``max_retries`` (0 to 20).
+        Without either, returns this session itself.
+        """
+        if timeout is None and retries is None:
+            return self
+        out = copy.copy(self)
+        if retries is not None:
+            if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 20:
+                raise ConfigurationError("retries must be a whole number from 0 to 20")
+            out.policy = dataclasses.replace(self.policy, max_retries=retries)
+        if timeout is not None:
+            pair = _timeout_pair(timeout)
+            out._timeout = pair
+            out._deadline = 3.0 * pair[1]
+        return out
 
     def on_wait(self, callback: WaitCallback) -> Callable[[], None]:
         """Call ``callback(seconds, reason)`` before every wait of at least 0.5 s (reason:
@@ -266,8 +297,8 @@ class Session:
                     found = mode.lookup(exc)
                     if found is not None:
                         return found
-                    if not self.policy.can_retry(attempt):
-                        raise
+                    if not self.policy.can_retry(attempt) or _hostile(exc):
+                        raise  # not applied; a hostile answer is not fixed by sending again
                     delay: float | None = self.policy.delay(attempt, self.rng)
                 else:
                     delay = self._retry_delay(exc, idempotent=idempotent, attempt=attempt)
@@ -318,6 +349,8 @@ class Session:
             json=json,
             write=write,
             safe_url=safe_url,
+            timeout=self._timeout,
+            deadline=self._deadline,
         )
         elapsed = self.clock() - started
         status = response.status_code
@@ -513,6 +546,29 @@ def _outcome_unknown(exc: BaseException) -> bool:
     if isinstance(exc, ResponseTooLargeError):
         return False
     return isinstance(exc, OutcomeUnknownError | ServerError | UnexpectedResponseError)
+
+
+def _timeout_pair(timeout: object) -> tuple[float, float]:
+    """``timeout`` as a (connect, read) pair of positive finite seconds, or a
+    :class:`ConfigurationError`."""
+    values = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+    ok = len(values) == 2 and all(
+        isinstance(v, int | float) and not isinstance(v, bool) and v > 0 and math.isfinite(v)
+        for v in values
+    )
+    if not ok:
+        raise ConfigurationError(
+            "timeout must be positive seconds, or a (connect, read) pair of positive seconds"
+        )
+    return float(values[0]), float(values[1])
+
+
+def _hostile(exc: BaseException) -> bool:
+    """Whether ``exc`` (or the answer failure under it) is a too-large or too-slow answer."""
+    cause = exc.__cause__
+    return isinstance(exc, ResponseTooLargeError | ResponseDeadlineError) or isinstance(
+        cause, ResponseTooLargeError | ResponseDeadlineError
+    )
 
 
 def _origin(scheme: str | None, host: str | None, port: int | None) -> tuple[str, str, int]:

@@ -6,8 +6,12 @@ Nothing here retries, paces or sleeps: that is :class:`segmentkit.http.session.S
 
 from __future__ import annotations
 
+import contextlib
+import heapq
 import ipaddress
+import itertools
 import os
+import socket
 import threading
 import time
 import zlib
@@ -19,6 +23,8 @@ from urllib.parse import urlsplit
 import requests
 import requests.adapters
 import requests.utils
+import urllib3.connection
+import urllib3.connectionpool
 import urllib3.exceptions
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -168,6 +174,148 @@ def is_loopback(host: str | None) -> bool:
         return False
 
 
+class _Attempt:
+    """The total deadline of one attempt, and the socket its answer arrives on.
+
+    Bounds what per-read timeouts cannot: a server trickling its status line, headers or body
+    one byte per second never lets a single read time out. Past the deadline the watchdog
+    shuts the socket down, so whatever read is blocked returns at once.
+    """
+
+    __slots__ = ("deadline", "done", "fired", "lock", "seconds", "sock", "timeout")
+
+    def __init__(self, deadline: float, timeout: tuple[float, float], seconds: float) -> None:
+        self.deadline = deadline
+        #: The (connect, read) timeouts and total deadline (seconds) this attempt runs with.
+        self.timeout = timeout
+        self.seconds = seconds
+        self.sock: socket.socket | None = None
+        self.done = False
+        self.fired = False
+        self.lock = threading.Lock()
+
+    def attach(self, sock: Any) -> None:
+        """Called with the connection's socket just before its answer is read."""
+        with self.lock:
+            if self.done or not isinstance(sock, socket.socket):
+                return
+            self.sock = sock
+            if self.fired:
+                _cut(sock)
+
+    def cut(self) -> None:
+        """The deadline passed: mark it, and shut the socket down if the answer is pending."""
+        with self.lock:
+            if self.done:
+                return
+            self.fired = True
+            if self.sock is not None:
+                _cut(self.sock)
+
+    def finish(self) -> bool:
+        """The attempt is over (its socket may go back to the pool): never cut it from now
+        on. Returns whether the deadline had already cut it."""
+        with self.lock:
+            self.done = True
+            self.sock = None
+            return self.fired
+
+
+def _cut(sock: socket.socket) -> None:
+    # socket.socket.shutdown, not SSLSocket.shutdown: the latter drops the SSL object under
+    # the thread still reading it; shutting the descriptor down makes that read see EOF.
+    with contextlib.suppress(OSError):
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+class _Watchdog:
+    """One daemon thread for the process that cuts attempts past their total deadline."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, _Attempt]] = []
+        self._seq = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, attempt: _Attempt) -> None:
+        with self._cond:
+            heapq.heappush(self._heap, (attempt.deadline, next(self._seq), attempt))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="segmentkit-deadline", daemon=True
+                )
+                self._thread.start()
+            elif self._heap[0][2] is attempt:
+                self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                heap = self._heap
+                while heap and heap[0][2].done:
+                    heapq.heappop(heap)
+                if not heap:
+                    self._cond.wait(60.0)
+                    if not self._heap:
+                        self._thread = None  # idle a minute: the next watch() starts one
+                        return
+                    continue
+                left = heap[0][0] - time.monotonic()
+                if left > 0:
+                    self._cond.wait(left)
+                    continue
+                attempt = heapq.heappop(heap)[2]
+            attempt.cut()
+
+
+_WATCHDOG = _Watchdog()
+_CURRENT = threading.local()  # the _Attempt this thread is sending, for the connection below
+
+
+class _WatchedMixin:
+    sock: Any
+
+    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
+        attempt: _Attempt | None = getattr(_CURRENT, "attempt", None)
+        if attempt is not None:
+            attempt.attach(self.sock)
+        return super().getresponse(*args, **kwargs)  # type: ignore[misc]
+
+
+class _WatchedHTTPConnection(_WatchedMixin, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_WatchedMixin, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _WatchedHTTPPool(urllib3.connectionpool.HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(urllib3.connectionpool.HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+_WATCHED_POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+
+
+class _Adapter(requests.adapters.HTTPAdapter):
+    """An adapter whose connections let the deadline watchdog reach their socket while the
+    status line and headers arrive (``requests`` exposes nothing before the headers)."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _WATCHED_POOLS
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if hasattr(manager, "pool_classes_by_scheme"):
+            manager.pool_classes_by_scheme = _WATCHED_POOLS
+        return manager
+
+
 class Transport:
     """Sends single attempts for one client: session, TLS, proxies, timeouts, bounded reads.
 
@@ -199,9 +347,7 @@ class Transport:
         self.session = session or requests.Session()
         self.session.trust_env = False  # environment read once, in use_environment()
         pool = max(10, options.concurrency + 2)
-        adapter = requests.adapters.HTTPAdapter(
-            pool_connections=4, pool_maxsize=pool, max_retries=0
-        )
+        adapter = _Adapter(pool_connections=4, pool_maxsize=pool, max_retries=0)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         self.session.headers["User-Agent"] = options.user_agent or (
@@ -277,8 +423,13 @@ class Transport:
         json: Any = None,
         write: bool = False,
         safe_url: str = "",
+        timeout: tuple[float, float] | None = None,
+        deadline: float | None = None,
     ) -> requests.Response:
         """Send one attempt and read its answer whole, within the size cap and deadline.
+
+        ``timeout`` (connect, read) and ``deadline`` override the client's for this attempt
+        (a per-call view of the session passes them).
 
         Raises a :class:`TransportError` subclass when no whole answer came; for ``write``
         requests that may have reached the server, :class:`OutcomeUnknownError`; an answer
@@ -286,6 +437,46 @@ class Transport:
         than ``response_deadline`` is :class:`ResponseDeadlineError`.
         """
         started = self.clock()
+        attempt = _Attempt(
+            time.monotonic() + (deadline or self.deadline),
+            timeout or self.timeout,
+            deadline or self.deadline,
+        )
+        _WATCHDOG.watch(attempt)
+        _CURRENT.attempt = attempt
+        try:
+            return self._send(
+                attempt,
+                started,
+                method,
+                url,
+                headers=headers,
+                params=params,
+                data=data,
+                files=files,
+                json=json,
+                write=write,
+                safe_url=safe_url,
+            )
+        finally:
+            _CURRENT.attempt = None
+            attempt.finish()
+
+    def _send(
+        self,
+        attempt: _Attempt,
+        started: float,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        params: Mapping[str, Any] | None,
+        data: Any,
+        files: Any,
+        json: Any,
+        write: bool,
+        safe_url: str,
+    ) -> requests.Response:
         try:
             response = self.session.request(
                 method,
@@ -295,7 +486,7 @@ class Transport:
                 data=data,
                 files=files,
                 json=json,
-                timeout=self.timeout,
+                timeout=attempt.timeout,
                 verify=self._verify,
                 allow_redirects=False,
                 stream=True,
@@ -303,39 +494,65 @@ class Transport:
         except requests.exceptions.RequestException as exc:
             self.stats.count(None)
             safe_url = safe_url or self.redactor.url(url)
-            error = translate_requests_error(
+            error: TransportError = translate_requests_error(
                 exc, provider=self.provider, method=method, url=safe_url
             )
             sent = _may_have_been_sent(exc)
+            if attempt.fired:
+                # The status line or headers trickled past the total deadline.
+                error = self._deadline_error(method, url, safe_url, attempt.seconds)
+                sent = True
             if write and sent:
-                error = OutcomeUnknownError(
-                    f"no answer to a write, it may have been applied ({type(exc).__name__})",
+                unknown = OutcomeUnknownError(
+                    f"no answer to a write, it may have been applied ({type(error).__name__})",
                     provider=self.provider,
                     method=method,
                     url=safe_url,
                 )
+                unknown.request_sent = True
+                raise unknown from (error if attempt.fired else exc)
             error.request_sent = sent
             raise error from exc
         self.stats.count(response.status_code)
         try:
-            self._read(response, started, method, url, safe_url)
-        except TransportError as exc:
+            self._read(response, started, method, url, safe_url, attempt)
+        except (TransportError, ResponseTooLargeError) as exc:
             response.close()
-            if write and not isinstance(exc, ResponseDeadlineError):
-                raise OutcomeUnknownError(
+            if write:
+                # An answer cut off, too slow or too large: the write may have been applied
+                # (a caller's Retry.after lookup decides, never a blind re-send).
+                unknown = OutcomeUnknownError(
                     f"the answer to a write was cut off, it may have been applied ({exc})",
                     provider=self.provider,
                     method=method,
                     url=safe_url or self.redactor.url(url),
-                ) from exc
+                )
+                unknown.request_sent = True
+                raise unknown from exc
             raise
         except BaseException:
             response.close()
             raise
         return response
 
+    def _deadline_error(
+        self, method: str, url: str, safe_url: str, seconds: float
+    ) -> ResponseDeadlineError:
+        return ResponseDeadlineError(
+            f"the answer did not arrive whole within {seconds:g} s",
+            provider=self.provider,
+            method=method,
+            url=safe_url or self.redactor.url(url),
+        )
+
     def _read(
-        self, response: requests.Response, started: float, method: str, url: str, safe_url: str
+        self,
+        response: requests.Response,
+        started: float,
+        method: str,
+        url: str,
+        safe_url: str,
+        attempt: _Attempt,
     ) -> None:
         """Read the body into ``response._content`` counting decoded bytes (gzip/deflate bombs
         stop at the cap, not after inflating) and checking the total deadline between reads."""
@@ -350,19 +567,14 @@ class Transport:
         elif encoding == "deflate":
             inflater = _Deflate()
         raw = response.raw
-        deadline = started + self.deadline
+        deadline = started + attempt.seconds
         chunks: list[bytes] = []
         size = 0
         wire = 0
         try:
             while True:
-                if self.clock() > deadline:
-                    raise ResponseDeadlineError(
-                        f"the answer did not arrive whole within {self.deadline:g} s",
-                        provider=self.provider,
-                        method=method,
-                        url=safe_url or self.redactor.url(url),
-                    )
+                if attempt.fired or self.clock() > deadline:
+                    raise self._deadline_error(method, url, safe_url, attempt.seconds)
                 data = raw.read1(_CHUNK, decode_content=False)
                 if not data:
                     break
@@ -390,6 +602,8 @@ class Transport:
                     raise self._too_large(response, method)
                 chunks.append(out)
         except (urllib3.exceptions.HTTPError, OSError, zlib.error) as exc:
+            if attempt.fired:
+                raise self._deadline_error(method, url, safe_url, attempt.seconds) from exc
             safe = safe_url or self.redactor.url(url)
             if isinstance(exc, urllib3.exceptions.ReadTimeoutError | TimeoutError):
                 raise RequestTimeoutError(
@@ -404,6 +618,11 @@ class Transport:
                 method=method,
                 url=safe,
             ) from exc
+        if attempt.finish():
+            # The watchdog's shutdown reads as an end of answer: never take it for one.
+            raise self._deadline_error(method, url, safe_url, attempt.seconds)
+        # Finished before the connection goes back to the pool, so the watchdog can never
+        # cut a socket another attempt is using.
         response._content = b"".join(chunks)
         response._content_consumed = True  # type: ignore[attr-defined]
         raw.release_conn()

@@ -321,10 +321,9 @@ def plan_sync(
 def _costed(adapter: Provider, plan: SyncPlan, segment_id: str) -> SyncPlan:
     requests = engine.estimate_requests(adapter, len(plan.to_add), "add")
     requests += engine.estimate_requests(adapter, len(plan.to_remove), "remove")
-    declared = adapter.rate_limit  # the adapter's documented limit (a RateLimit), if any
-    window = adapter.transport.options.rate_limit_window or (
-        declared.window + declared.margin if declared else adapter.rate_limit_window
-    )
+    declared = adapter.rate_limit  # a RateLimit declaration (or None), not a number
+    window = adapter.transport.options.rate_limit_window or adapter.rate_limit_window
+    window = window or (declared.window if declared else None)
     pacer = getattr(adapter.transport, "pacer", None)
     limit = getattr(pacer, "limit", None) or (declared.limit if declared else None)
     seconds = None

@@ -13,3 +13,9 @@ def wrong(segmentkit_fake: FakeFactory) -> None:
     client = segmentkit.connect("notificator")
     result = client.recipients.add("1", ["+393331234567"])
     result.summry()  # E: "BulkResult" has no attribute "summry"
+    synced = client.recipients.sync("1", ["+393331234567"])
+    print(synced.plna)  # E: "SyncResult" has no attribute "plna"
+    planned = client.recipients.sync("1", ["+393331234567"], dry_run=True)
+    print(planned.plna)  # E: "SyncPlan" has no attribute "plna"
+    either = client.recipients.sync("1", [], dry_run=bool(planned))
+    print(either.plna)  # E: has no attribute "plna"
