@@ -8,16 +8,18 @@ are created in the web UI only (2.4); recipients are added one POST at a time (2
 
 from __future__ import annotations
 
+import html
+import itertools
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import requests
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from segmentkit.adapter.stores import AlreadyMember, PerMemberStore
+from segmentkit.adapter import AlreadyMember, PerMemberStore, Provider
 from segmentkit.errors import (
     APIError,
     AuthenticationError,
@@ -28,7 +30,7 @@ from segmentkit.errors import (
     error_class_for_status,
 )
 from segmentkit.hookspecs import hookimpl
-from segmentkit.http import RateLimit
+from segmentkit.http import ErrorRules, RateLimit, Unpaged, messages_from_body
 from segmentkit.models import (
     Operator,
     Page,
@@ -39,7 +41,6 @@ from segmentkit.models import (
     SegmentQuery,
     normalize_email,
 )
-from segmentkit.provider import Provider
 
 __all__ = ["AllstechProvider"]
 
@@ -123,6 +124,9 @@ _OPERATORS: dict[str, Operator] = {
     "is between": Operator.between,
 }
 _SPACES = re.compile(r"\s+")
+_MEMBERS = "message.contactEmails.item"  # where segment/email/list puts members (API-SPEC 2.3)
+_PAGE = 1000  # members per Page of a streamed listing
+_OPEN_STREAMS = 4  # listings left half-read keep at most this many connections open
 _ALPHA2 = re.compile(r"^[A-Za-z]{2}$")
 
 
@@ -151,6 +155,13 @@ def _rules(wire: _WireSegment) -> tuple[Rule, ...]:
     return tuple(rules)
 
 
+def _shown(text: str | None) -> str | None:
+    """The platform HTML-cleans what it stores (tags stripped, then ``htmlspecialchars``,
+    API-SPEC 2.7): ``Smith & Co`` is listed back as ``Smith &amp; Co``. Names are shown as
+    they were typed; ``raw`` keeps the stored text."""
+    return html.unescape(text) if text and "&" in text else text
+
+
 def _to_segment(wire: _WireSegment, raw: dict[str, Any]) -> Segment:
     # Membership is the explicit email list of segment/email/list, so the segment is static;
     # the rules only record how it was built in the web UI (API-SPEC 2.3, 2.4).
@@ -159,7 +170,7 @@ def _to_segment(wire: _WireSegment, raw: dict[str, Any]) -> Segment:
     return Segment._trusted(
         id=str(wire.id),
         provider="allstech",
-        name=wire.segment_name,
+        name=html.unescape(wire.segment_name),
         kind=SegmentKind.static,
         rules=_rules(wire),
         match="any" if query_type in ("or", "any") else "all",
@@ -200,8 +211,8 @@ def _to_recipient(wire: _WireRecipient, raw: dict[str, Any]) -> Recipient:
     return Recipient._trusted(
         id=str(wire.id),
         email=email,
-        first_name=wire.first_name,
-        last_name=wire.last_name,
+        first_name=_shown(wire.first_name),
+        last_name=_shown(wire.last_name),
         country=country,
         attributes=attributes,
         raw=raw,
@@ -210,26 +221,56 @@ def _to_recipient(wire: _WireRecipient, raw: dict[str, Any]) -> Recipient:
 
 # ---------------------------------------------------------------------------- errors
 
-_AUTH_FIELDS = frozenset({"publickey", "secretkey", "public_key", "secret_key"})
 # "Any unauthorised answer, whatever the wording" (API-SPEC Unknowns 3 only guesses it).
-_AUTH_WORDS = re.compile(
-    r"unauthori[sz]ed|unauthenticated|forbidden|access denied|not allowed|permission"
+_AUTH_WORDS = (
+    r"(?i)unauthori[sz]ed|unauthenticated|forbidden|access denied|not allowed|permission"
     r"|invalid\b.*\bkey|\bkey\b.*\b(invalid|wrong|incorrect|not match)|wrong\b.*\bkey"
-    r"|(public|secret) ?key",
-    re.IGNORECASE,
+    r"|(public|secret) ?key"
 )
-_NOT_FOUND_WORDS = re.compile(r"\bnot found\b", re.IGNORECASE)
 _TAKEN = re.compile(r"already (been )?taken|already exists|duplicate", re.IGNORECASE)
 
 
-def _field_errors(errors: Mapping[str, Any]) -> dict[str, list[str]]:
-    return {
-        str(k): [str(x) for x in v] if isinstance(v, list) else [str(v)] for k, v in errors.items()
-    }
+def _succeeded(body: Any) -> bool:
+    """API-SPEC 2.2: success is the body's ``status``, not the HTTP code (failures come as
+    HTTP 200 ``"status": "failed"``). An empty body is left to the core ("empty answer")."""
+    return body is None or (isinstance(body, Mapping) and body.get("status") == "success")
 
 
-def _is_envelope(body: Any) -> bool:
-    return isinstance(body, Mapping) and body.get("status") in ("success", "failed")
+def _keep_status(response: requests.Response, body: Any) -> APIError | None:
+    """429 and 5xx keep their class whatever the body says, so that pacing, retries and
+    outcome reconciliation work (API-SPEC 2.7: Laravel's throttle and error pages)."""
+    status = response.status_code
+    if status != 429 and status < 500:
+        return None
+    messages, fields = messages_from_body(body)
+    return error_class_for_status(status)(messages=messages, field_errors=fields)
+
+
+# A failing HTTP-200 envelope no rule names (e.g. ``"errors": "SQLSTATE[HY000]…"``, the
+# vendor's controllers answering an exception, API-SPEC 2.7) is UnexpectedResponseError: for a
+# write that is an unknown outcome, which the membership engine reconciles by re-reading.
+ERRORS = ErrorRules(
+    classify=_keep_status,
+    success=_succeeded,
+    # Missing or wrong keys come back as a field dict (API-SPEC 2.7); the other fields of
+    # segment/email/store are input validation (API-SPEC 2.3).
+    fields={
+        "publickey": AuthenticationError,
+        "secretkey": AuthenticationError,
+        "PublicKey": AuthenticationError,
+        "SecretKey": AuthenticationError,
+        "public_key": AuthenticationError,
+        "secret_key": AuthenticationError,
+        "segment_id": ValidationError,
+        "segment_recipient_id": ValidationError,
+        "first_name": ValidationError,
+        "last_name": ValidationError,
+        "email": ValidationError,
+    },
+    # "Record not found" / "Record Not Found" (API-SPEC 2.3, 2.5.3).
+    messages=((r"(?i)\bnot found\b", NotFoundError), (_AUTH_WORDS, AuthenticationError)),
+    status={403: AuthenticationError, 410: NotFoundError},
+)
 
 
 # ---------------------------------------------------------------------------- adapter
@@ -253,6 +294,9 @@ class AllstechProvider(Provider, PerMemberStore):
     max_page_size = None
     # 60 requests/minute per client IP, shared by every key used from it (API-SPEC 2.7).
     rate_limit = RateLimit(60, 60.0, scope="host")
+    # Every list is one unpaginated answer (API-SPEC Unknowns 8).
+    paging = Unpaged()
+    errors = ERRORS
 
     class Credentials(BaseModel):
         """``public_key`` and ``secret_key`` from the account page (``PublicKey`` and
@@ -270,78 +314,22 @@ class AllstechProvider(Provider, PerMemberStore):
         default_first_name: str | None = None
         default_last_name: str | None = None
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._open_streams: dict[int, Iterator[Recipient]] = {}
+        self._ids = itertools.count(1)
+
     # -- transport hooks
 
     def auth_headers(self) -> dict[str, str]:
         return {"PublicKey": self.secret("public_key"), "SecretKey": self.secret("secret_key")}
 
-    def error_from_response(self, response: requests.Response, body: Any) -> APIError | None:
-        status = response.status_code
-        if body is None:
-            return None  # empty body: the core decides (status table or "empty answer")
-        if not _is_envelope(body):
-            if status >= 300:
-                return None  # e.g. Laravel's {"message": "Server Error"}: status table
-            return UnexpectedResponseError(
-                "answer is not a {status, message} envelope", status_code=status
-            )
-        if body["status"] == "success" and status < 300:
-            return None
-        # API-SPEC 2.2: failures come as HTTP 200 with "status": "failed"; the same mapping
-        # holds if a deployment uses real 4xx codes. 429 and 5xx keep their class so that
-        # retries and outcome reconciliation work.
-        errors = body.get("errors", body.get("message"))
-        messages: list[str] = []
-        fields: dict[str, list[str]] = {}
-        if isinstance(errors, Mapping):
-            fields = _field_errors(errors)
-        elif isinstance(errors, list):
-            messages = [str(e) for e in errors]
-        elif errors is not None:
-            messages = [str(errors)]
-        code = status if status >= 300 else None
-        cls: type[APIError]
-        if status == 429 or status >= 500:
-            cls = error_class_for_status(status)
-        elif status in (401, 403) or any(k.lower() in _AUTH_FIELDS for k in fields):
-            cls = AuthenticationError
-        elif fields:
-            cls = ValidationError
-        elif any(_NOT_FOUND_WORDS.search(m) for m in messages) or status in (404, 410):
-            cls = NotFoundError
-        elif any(_AUTH_WORDS.search(m) for m in messages):
-            cls = AuthenticationError
-        elif body["status"] == "success":
-            # "success" with a failure status: trust neither; say what we saw.
-            cls = error_class_for_status(status)
-        elif status >= 400:
-            cls = error_class_for_status(status)
-        else:
-            cls = APIError
-        return cls(status_code=code, messages=messages, field_errors=fields)
-
-    # -- envelope helpers
-
-    def _payload(self, body: Any) -> Any:
-        """The payload of a success envelope: ``message``, else ``errors`` (API-SPEC 2.2)."""
-        if not isinstance(body, Mapping):
-            raise UnexpectedResponseError("answer is not an envelope", provider=self.name)
-        return body["message"] if "message" in body else body.get("errors")
-
-    def _read(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        payload = self._payload(self.request("GET", path, params=params))
-        if not isinstance(payload, Mapping):
-            raise UnexpectedResponseError(
-                f"unexpected {path} format: message is not an object",
-                provider=self.name,
-                raw_body=self._excerpt(payload),
-            )
-        return payload
-
     # -- segments
 
     def _segments(self) -> list[Segment]:
-        listing = self.parse(_WireSegments, self._read("segment/list"), what="segment list")
+        body = self.http.get("segment/list")
+        payload = body.get("message") if isinstance(body, Mapping) else None
+        listing = self.parse(_WireSegments, payload, what="segment list")
         out = []
         for raw in listing.segments:
             wire = self.parse(_WireSegment, raw, what="segment")
@@ -367,12 +355,8 @@ class AllstechProvider(Provider, PerMemberStore):
     def delete_segment(self, segment_id: str) -> None:
         # Success arrives under "errors" (API-SPEC 2.2, 2.5.1); a retried delete that finds
         # "Record Not Found" was applied by the lost attempt.
-        self.request(
-            "DELETE",
-            "segment/delete",
-            params={"segment_id": self._int_id(segment_id)},
-            missing_ok_on_retry=True,
-        )
+        sid = self._int_id(segment_id)
+        self.http.delete("segment/delete", params={"segment_id": sid}, gone_ok=True)
 
     # -- recipients
 
@@ -385,26 +369,66 @@ class AllstechProvider(Provider, PerMemberStore):
             )
         return sid
 
-    def _recipients(self, segment_id: str) -> list[Recipient]:
+    def _members(self, segment_id: str) -> Iterator[Recipient]:
+        """Every member, streamed: ``segment/email/list`` answers the whole segment as one
+        document (API-SPEC 2.3, Unknowns 8), read item by item in flat memory."""
         sid = self._int_id(segment_id)
+        items = self.http.get_items(
+            "segment/email/list", params={"segment_id": sid}, prefix=_MEMBERS
+        )
         try:
-            payload = self._read("segment/email/list", {"segment_id": sid})
+            first = next(items, None)
         except NotFoundError:
             # "Record not found" is documented for an unknown segment (API-SPEC 2.3); should
             # the platform say the same for a segment with no recipients, the segment exists.
             if any(s.id == sid for s in self._segments()):
-                return []
+                return
             raise
-        listing = self.parse(_WireRecipients, payload, what="recipient list")
-        return [
-            _to_recipient(self.parse(_WireRecipient, raw, what="recipient"), raw)
-            for raw in listing.contactEmails
-        ]
+        if first is None:
+            return
+        for raw in itertools.chain((first,), items):
+            if not isinstance(raw, dict):
+                raise UnexpectedResponseError(
+                    "unexpected recipient list format: contactEmails holds a non-object",
+                    provider=self.name,
+                )
+            yield _to_recipient(self.parse(_WireRecipient, raw, what="recipient"), raw)
 
     def list_recipients(self, segment_id: str, page: Any) -> Page[Recipient]:
-        items = self._recipients(segment_id)
-        self.page_fetched("recipients", 1, len(items), 1)
-        return Page(items=items, page=1, total_pages=1, total=len(items), next_page=None)
+        # One streamed answer served as pages of _PAGE members: the token names the open
+        # stream, so the listing never holds more than one page (issue 14).
+        if page is None:
+            key = next(self._ids)
+            stream = self._members(segment_id)
+            number = 1
+        else:
+            key, number = page
+            found = self._open_streams.pop(key, None)
+            if found is None:
+                raise UnexpectedResponseError(
+                    "this member listing was left unread too long (its stream was closed); "
+                    "list the segment again",
+                    provider=self.name,
+                )
+            stream = found
+        items = list(itertools.islice(stream, _PAGE))
+        next_page: tuple[int, int] | None = None
+        if len(items) == _PAGE:
+            self._keep_stream(key, stream)
+            next_page = (key, number + 1)
+        elif isinstance(stream, Generator):
+            stream.close()
+        self.page_fetched("recipients", number, len(items), None)
+        return Page(items=items, page=number, next_page=next_page)
+
+    def _keep_stream(self, key: int, stream: Iterator[Recipient]) -> None:
+        streams = self._open_streams
+        streams[key] = stream
+        while len(streams) > _OPEN_STREAMS:  # abandoned listings: close their connections
+            oldest = next(iter(streams))
+            gen = streams.pop(oldest, None)
+            if isinstance(gen, Generator):
+                gen.close()
 
     def _names(self, recipient: Recipient) -> tuple[str | None, str | None]:
         first, last = recipient.first_name, recipient.last_name
@@ -433,7 +457,7 @@ class AllstechProvider(Provider, PerMemberStore):
 
     def members_by_identity(self, segment_id: str) -> Mapping[str, Sequence[str]]:
         by_email: dict[str, list[str]] = {}
-        for m in self._recipients(segment_id):
+        for m in self._members(segment_id):
             if m.email and m.id:
                 # The platform may hold duplicates (Unknowns 10): every copy is listed.
                 by_email.setdefault(m.email.lower(), []).append(m.id)
@@ -449,8 +473,9 @@ class AllstechProvider(Provider, PerMemberStore):
         }
         try:
             # files= makes requests send multipart/form-data, as every documented example
-            # (API-SPEC 2.1). Sent once: the engine re-reads before any re-send.
-            self.request("POST", "segment/email/store", files=form, idempotent=False)
+            # (API-SPEC 2.1). A POST: sent once, the engine re-reads before any re-send (an
+            # HTTP-200 "SQLSTATE…" failure is such an unknown outcome, API-SPEC 2.7).
+            self.http.post("segment/email/store", files=form)
         except ValidationError as exc:
             if any(_TAKEN.search(m) for ms in exc.field_errors.values() for m in ms):
                 raise AlreadyMember(str(exc)) from None
@@ -460,11 +485,8 @@ class AllstechProvider(Provider, PerMemberStore):
         # Deletion is by segment_recipient_id alone (API-SPEC 2.3); the engine only passes ids
         # it read from this segment. "Record Not Found" on a retry means the lost first attempt
         # removed it; on the first attempt it means already gone (NotFoundError).
-        self.request(
-            "DELETE",
-            "segment/email/delete",
-            params={"segment_recipient_id": member_id},
-            missing_ok_on_retry=True,
+        self.http.delete(
+            "segment/email/delete", params={"segment_recipient_id": member_id}, gone_ok=True
         )
 
 
