@@ -683,14 +683,18 @@ def _stream_chunks(
     safe_url: str,
     http_error: type[Exception],
 ) -> Iterator[bytes]:
-    """The decoded body of a streamed answer in chunks, within the answer deadline; read and
-    decode failures become the transport errors of :meth:`Session.get_items`."""
+    """The decoded body of a streamed answer in chunks; read and decode failures become the
+    transport errors of :meth:`Session.get_items`. The answer deadline counts the time spent
+    waiting for the server (from the request's start), not the time the consumer spends
+    between items: a slow consumer does not fail a fast server, a trickling server still
+    fails."""
     from ..errors import ConnectionFailedError, RequestTimeoutError
 
     provider = session.provider
+    clock = session.clock
     it = response.iter_content(64 * 1024)
     while True:
-        if session.clock() > deadline:
+        if clock() > deadline:
             raise ResponseDeadlineError(
                 f"the answer did not arrive whole within {session.transport.deadline:g} s",
                 provider=provider,
@@ -714,7 +718,9 @@ def _stream_chunks(
                 method="GET",
                 url=safe_url,
             ) from exc
+        paused_from = clock()
         if piece is None:
             return
         if piece:
             yield piece
+        deadline += clock() - paused_from  # the consumer's time is not the server's
