@@ -8,22 +8,18 @@ are created in the web UI only (2.4); recipients are added one POST at a time (2
 
 from __future__ import annotations
 
-import html
 import itertools
-import json
 import re
-from collections.abc import Generator, Iterator, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import requests
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, SecretStr
 
 from segmentkit.adapter import AlreadyMember, PerMemberStore, Provider
 from segmentkit.errors import (
     APIError,
     AuthenticationError,
-    InvalidRecipientError,
     NotFoundError,
     UnexpectedResponseError,
     ValidationError,
@@ -31,192 +27,13 @@ from segmentkit.errors import (
 )
 from segmentkit.hookspecs import hookimpl
 from segmentkit.http import ErrorRules, RateLimit, Unpaged, messages_from_body
-from segmentkit.models import (
-    Operator,
-    Page,
-    Recipient,
-    Rule,
-    Segment,
-    SegmentKind,
-    SegmentQuery,
-    normalize_email,
-)
+from segmentkit.models import Page, Recipient, Segment, SegmentQuery
+
+from .wire import WireRecipient, WireSegment, WireSegments, to_recipient, to_segment
 
 __all__ = ["AllstechProvider"]
 
-
-# ---------------------------------------------------------------------------- wire models
-
-
-def _string_list(value: Any) -> Any:
-    """``select_field``/``select_operator``/``value`` are JSON arrays of strings (API-SPEC
-    2.3); accept null, a JSON-encoded array in a string, or a bare scalar as well."""
-    if value is None:
-        return []
-    if isinstance(value, str):
-        try:
-            decoded = json.loads(value)
-        except ValueError:
-            return [value]
-        value = decoded if isinstance(decoded, list) else [value]
-    if isinstance(value, list):
-        return ["" if v is None else str(v) for v in value]
-    return [str(value)]
-
-
-class _WireSegment(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    id: int
-    user_id: int | None = None
-    contact_type_id: int | None = None
-    segment_name: str
-    select_field: list[str] = Field(default_factory=list)
-    select_operator: list[str] = Field(default_factory=list)
-    value: list[str] = Field(default_factory=list)
-    query_type: str | None = None
-    deleted_at: str | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-    segment_emails_count: int | None = None
-
-    _lists = field_validator("select_field", "select_operator", "value", mode="before")(
-        _string_list
-    )
-
-
-class _WireSegments(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    segments: list[dict[str, Any]]
-
-
-class _WireRecipient(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    id: int
-    segment_id: int | None = None
-    contact_id: int | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-    email: str | None = None
-    country: str | None = None
-    state: str | None = None
-    city: str | None = None
-    address_line1: str | None = None
-
-
-class _WireRecipients(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    contactEmails: list[dict[str, Any]]  # noqa: N815 - the platform's key
-
-
-# ---------------------------------------------------------------------------- mapping
-
-# API-SPEC 2.3 documents "is after" and "is between"; the rest is the SendGrid-style guess of
-# Unknowns 4. Anything else becomes Operator.other with the native operator kept.
-_OPERATORS: dict[str, Operator] = {
-    "is": Operator.equals,
-    "is not": Operator.not_equals,
-    "contains": Operator.contains,
-    "does not contain": Operator.not_contains,
-    "is greater than": Operator.greater_than,
-    "is less than": Operator.less_than,
-    "is after": Operator.after,
-    "is before": Operator.before,
-    "is between": Operator.between,
-}
-_SPACES = re.compile(r"\s+")
 _MEMBERS = "message.contactEmails.item"  # where segment/email/list puts members (API-SPEC 2.3)
-_PAGE = 1000  # members per Page of a streamed listing
-_OPEN_STREAMS = 4  # listings left half-read keep at most this many connections open
-_ALPHA2 = re.compile(r"^[A-Za-z]{2}$")
-
-
-def _rules(wire: _WireSegment) -> tuple[Rule, ...]:
-    """The parallel arrays become rules; a between condition consumes two entries of
-    ``value`` (API-SPEC 2.3, 2.5.8)."""
-    rules: list[Rule] = []
-    values = wire.value
-    pos = 0
-    for i, field_id in enumerate(wire.select_field):
-        native = wire.select_operator[i] if i < len(wire.select_operator) else ""
-        op = _OPERATORS.get(_SPACES.sub(" ", native.strip().lower()), Operator.other)
-        take = 2 if op is Operator.between else 1
-        taken = values[pos : pos + take]
-        pos += take
-        if op is Operator.between and len(taken) != 2:
-            op = Operator.other  # a malformed between keeps what it had, natively
-        rules.append(
-            Rule(
-                field=field_id or "?",
-                operator=op,
-                values=tuple(taken),
-                native_operator=native or "?",
-            )
-        )
-    return tuple(rules)
-
-
-def _shown(text: str | None) -> str | None:
-    """The platform HTML-cleans what it stores (tags stripped, then ``htmlspecialchars``,
-    API-SPEC 2.7): ``Smith & Co`` is listed back as ``Smith &amp; Co``. Names are shown as
-    they were typed; ``raw`` keeps the stored text."""
-    return html.unescape(text) if text and "&" in text else text
-
-
-def _to_segment(wire: _WireSegment, raw: dict[str, Any]) -> Segment:
-    # Membership is the explicit email list of segment/email/list, so the segment is static;
-    # the rules only record how it was built in the web UI (API-SPEC 2.3, 2.4).
-    query_type = (wire.query_type or "").strip().lower()
-    # Values come out of the wire model already validated: no second validation.
-    return Segment._trusted(
-        id=str(wire.id),
-        provider="allstech",
-        name=html.unescape(wire.segment_name),
-        kind=SegmentKind.static,
-        rules=_rules(wire),
-        match="any" if query_type in ("or", "any") else "all",
-        recipient_count=wire.segment_emails_count,
-        created_at=wire.created_at,
-        updated_at=wire.updated_at,
-        extra={
-            "contact_type_id": wire.contact_type_id,
-            "user_id": wire.user_id,
-            "query_type": wire.query_type,
-            "deleted_at": wire.deleted_at,
-        },
-        raw=raw,
-    )
-
-
-def _to_recipient(wire: _WireRecipient, raw: dict[str, Any]) -> Recipient:
-    attributes: dict[str, str] = {}
-    email: str | None = None
-    if wire.email:
-        try:
-            email = normalize_email(wire.email)
-        except InvalidRecipientError:
-            # The web UI may hold addresses our validator refuses; keep them visible.
-            attributes["email"] = wire.email
-    country: str | None = None
-    if wire.country and _ALPHA2.match(wire.country.strip()):
-        country = wire.country.strip().upper()
-    elif wire.country:
-        attributes["country"] = wire.country
-    for key in ("state", "city", "address_line1"):
-        value = getattr(wire, key)
-        if value:
-            attributes[key] = str(value)
-    if wire.contact_id is not None:
-        attributes["contact_id"] = str(wire.contact_id)
-    # email comes out of normalize_email above: no second validation of it.
-    return Recipient._trusted(
-        id=str(wire.id),
-        email=email,
-        first_name=_shown(wire.first_name),
-        last_name=_shown(wire.last_name),
-        country=country,
-        attributes=attributes,
-        raw=raw,
-    )
 
 
 # ---------------------------------------------------------------------------- errors
@@ -314,11 +131,6 @@ class AllstechProvider(Provider, PerMemberStore):
         default_first_name: str | None = None
         default_last_name: str | None = None
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._open_streams: dict[int, Iterator[Recipient]] = {}
-        self._ids = itertools.count(1)
-
     # -- transport hooks
 
     def auth_headers(self) -> dict[str, str]:
@@ -329,12 +141,12 @@ class AllstechProvider(Provider, PerMemberStore):
     def _segments(self) -> list[Segment]:
         body = self.http.get("segment/list")
         payload = body.get("message") if isinstance(body, Mapping) else None
-        listing = self.parse(_WireSegments, payload, what="segment list")
+        listing = self.parse(WireSegments, payload, what="segment list")
         out = []
         for raw in listing.segments:
-            wire = self.parse(_WireSegment, raw, what="segment")
+            wire = self.parse(WireSegment, raw, what="segment")
             if wire.deleted_at is None:  # soft-deleted rows should not be listed anyway
-                out.append(_to_segment(wire, raw))
+                out.append(to_segment(wire, raw))
         return out
 
     def list_segments(self, query: SegmentQuery, page: Any) -> Page[Segment]:
@@ -392,43 +204,11 @@ class AllstechProvider(Provider, PerMemberStore):
                     "unexpected recipient list format: contactEmails holds a non-object",
                     provider=self.name,
                 )
-            yield _to_recipient(self.parse(_WireRecipient, raw, what="recipient"), raw)
+            yield to_recipient(self.parse(WireRecipient, raw, what="recipient"), raw)
 
     def list_recipients(self, segment_id: str, page: Any) -> Page[Recipient]:
-        # One streamed answer served as pages of _PAGE members: the token names the open
-        # stream, so the listing never holds more than one page (issue 14).
-        if page is None:
-            key = next(self._ids)
-            stream = self._members(segment_id)
-            number = 1
-        else:
-            key, number = page
-            found = self._open_streams.pop(key, None)
-            if found is None:
-                raise UnexpectedResponseError(
-                    "this member listing was left unread too long (its stream was closed); "
-                    "list the segment again",
-                    provider=self.name,
-                )
-            stream = found
-        items = list(itertools.islice(stream, _PAGE))
-        next_page: tuple[int, int] | None = None
-        if len(items) == _PAGE:
-            self._keep_stream(key, stream)
-            next_page = (key, number + 1)
-        elif isinstance(stream, Generator):
-            stream.close()
-        self.page_fetched("recipients", number, len(items), None)
-        return Page(items=items, page=number, next_page=next_page)
-
-    def _keep_stream(self, key: int, stream: Iterator[Recipient]) -> None:
-        streams = self._open_streams
-        streams[key] = stream
-        while len(streams) > _OPEN_STREAMS:  # abandoned listings: close their connections
-            oldest = next(iter(streams))
-            gen = streams.pop(oldest, None)
-            if isinstance(gen, Generator):
-                gen.close()
+        # One streamed answer served as pages: never more than one page held (issue 14).
+        return self.stream_pages(page, lambda: self._members(segment_id), resource="recipients")
 
     def _names(self, recipient: Recipient) -> tuple[str | None, str | None]:
         first, last = recipient.first_name, recipient.last_name

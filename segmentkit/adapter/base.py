@@ -15,11 +15,12 @@ shape from :mod:`segmentkit.adapter.stores` as a second base class.
 
 **What an adapter may call**: ``self.http`` (``get``/``post``/``delete``/``request``/
 ``get_items``), ``self.settings``, ``self.name``, :meth:`secret` (only to build auth headers),
-:meth:`unsupported`, :meth:`parse`, :meth:`url`, :meth:`page_fetched`, :attr:`options`.
+:meth:`unsupported`, :meth:`parse`, :meth:`url`, :meth:`page_fetched`, :meth:`stream_pages`,
+:attr:`options`.
 
 **What an adapter overrides**: :meth:`auth_headers` (required), :meth:`list_segments`,
 :meth:`get_segment`, the optional segment operations, :meth:`list_recipients`,
-:meth:`iter_recipients` (a streamed listing), :meth:`recipient_problem`,
+:meth:`recipient_problem`,
 :meth:`messages_from_body`; and, only for what :attr:`errors` cannot express,
 :meth:`error_from_response`.
 
@@ -61,8 +62,9 @@ before any request. See ``ADDING_PROVIDERS.md``.
 
 from __future__ import annotations
 
+import itertools
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any, ClassVar, TypeVar
 
@@ -119,6 +121,15 @@ _OPTIONAL = {
 
 #: Operations a membership shape provides (the engine runs them over the shape's primitives).
 _MEMBERSHIP = frozenset({"add_recipients", "remove_recipients"})
+
+
+#: Streamed listings left half read that keep their connection open (per adapter).
+_OPEN_STREAMS = 4
+
+
+def _close(stream: Iterator[Any]) -> None:
+    if isinstance(stream, Generator):
+        stream.close()
 
 
 class NoSettings(BaseModel):
@@ -183,6 +194,8 @@ class Provider:
         self.settings = settings if settings is not None else self.Settings()
         self.redactor: Redactor = transport.redactor
         self._lock = threading.RLock()
+        self._open_streams: dict[int, Iterator[Any]] = {}
+        self._stream_ids = itertools.count(1)
         self.decoder = Decoder(
             self.name,
             self.redactor,
@@ -463,6 +476,48 @@ class Provider:
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
         return results
+
+    def stream_pages(
+        self,
+        page: Any,
+        start: Callable[[], Iterator[T]],
+        *,
+        resource: str,
+        size: int = 1000,
+    ) -> Page[T]:
+        """Serve one streamed listing (e.g. :meth:`Session.get_items
+        <segmentkit.http.session.Session.get_items>`) as pages of ``size`` items, for an
+        endpoint that answers everything at once: ``list_recipients(segment_id, page)`` returns
+        ``self.stream_pages(page, lambda: self._members(segment_id), resource="recipients")``.
+
+        ``page`` is the listing's token (``None``: call ``start()``); the next token names the
+        open stream, so a listing never holds more than one page however long it is. At most
+        four listings left half read stay open (older ones are closed, and asking for their
+        next page is :class:`UnexpectedResponseError`).
+        """
+        streams = self._open_streams
+        if page is None:
+            key, number, stream = next(self._stream_ids), 1, start()
+        else:
+            key, number = page
+            found = streams.pop(key, None)
+            if found is None:
+                raise UnexpectedResponseError(
+                    "this listing was left unread too long (its stream was closed); list again",
+                    provider=self.name,
+                )
+            stream = found
+        items = list(itertools.islice(stream, size))
+        next_page: tuple[int, int] | None = None
+        if len(items) == size:
+            streams[key] = stream
+            next_page = (key, number + 1)
+            while len(streams) > _OPEN_STREAMS:
+                _close(streams.pop(next(iter(streams))))
+        else:
+            _close(stream)
+        self.page_fetched(resource, number, len(items), None)
+        return Page(items=items, page=number, next_page=next_page)
 
     def page_fetched(
         self, resource: str, page: int | None, items: int, total_pages: int | None

@@ -237,9 +237,9 @@ def test_segment_list_maps_wire_fields(srv: FakeServer) -> None:
 )
 def test_operator_table_maps_to_neutral_operator(native: str, neutral: Operator) -> None:
     """API-SPEC Unknowns 4: the SendGrid-style operators."""
-    from segmentkit_allstech.provider import _rules, _WireSegment
+    from segmentkit_allstech.wire import WireSegment, _rules
 
-    wire = _WireSegment.model_validate(
+    wire = WireSegment.model_validate(
         {
             "id": 1,
             "segment_name": "s",

@@ -234,3 +234,25 @@ def test_a_200k_member_segment_is_listed_in_flat_memory(server: DocumentServer) 
     assert (count_50k, count_200k) == (50_000, 200_000)
     assert growth_200k <= 64 * 2**20
     assert growth_200k <= growth_50k + 32 * 2**20
+
+
+# ----------------------------------------------------------------- Provider.stream_pages
+
+
+def test_a_streamed_listing_is_served_as_pages_of_one_open_answer(server: DocumentServer) -> None:
+    server.body = lambda: members_document(2_500)
+    with _client(server) as client:
+        sizes = [len(page.items) for page in client.recipients.list("7").pages()]
+    assert sizes == [1_000, 1_000, 500]
+    assert len(server.requests) == 1  # one answer, read as it is consumed
+
+
+def test_listings_left_half_read_are_closed_after_four(server: DocumentServer) -> None:
+    server.body = lambda: members_document(2_500)
+    with _client(server) as client:
+        listings = [client.recipients.list("7").pages() for _ in range(5)]
+        for pages in listings:
+            assert len(next(pages).items) == 1_000
+        with pytest.raises(UnexpectedResponseError, match="left unread"):
+            next(listings[0])  # the oldest stream was closed to free its connection
+        assert len(next(listings[4]).items) == 1_000  # the newest is still open
