@@ -517,7 +517,8 @@ class Provider:
         else:
             _close(stream)
         self.page_fetched(resource, number, len(items), None)
-        return Page(items=items, page=number, next_page=next_page)
+        # "streamed": the pages cut one answer, so they cannot repeat each other's items.
+        return Page(items=items, page=number, next_page=next_page, extra={"streamed": True})
 
     def page_fetched(
         self, resource: str, page: int | None, items: int, total_pages: int | None

@@ -555,12 +555,13 @@ class Session:
         attempt = 0
         while True:
             attempt += 1
-            started = self.clock()
-            deadline = started + transport.deadline
             response: requests.Response | None = None
             try:
                 self._take_budget()
                 self._wait_for_pacer()
+                # The answer deadline starts when the request is sent, not while it is paced.
+                started = self.clock()
+                deadline = started + transport.deadline
                 listening = transport.listening
                 safe_url = self.redactor.url(url)
                 if listening:
@@ -631,6 +632,7 @@ class Session:
                         response._content = head
                         response._content_consumed = True  # type: ignore[attr-defined]
                     self.decoder.decode(response, allow_empty=False)
+                    response.close()
                     yield from jsonstream.iter_items(
                         [response.content], prefix, max_item_bytes=cap, provider=self.provider
                     )
