@@ -8,228 +8,86 @@ are created in the web UI only (2.4); recipients are added one POST at a time (2
 
 from __future__ import annotations
 
-import json
+import itertools
 import re
-from collections.abc import Mapping, Sequence
-from datetime import datetime
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import requests
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, SecretStr
 
-from segmentkit.adapter.stores import AlreadyMember, PerMemberStore
+from segmentkit.adapter import AlreadyMember, PerMemberStore, Provider
 from segmentkit.errors import (
     APIError,
     AuthenticationError,
-    InvalidRecipientError,
     NotFoundError,
     UnexpectedResponseError,
     ValidationError,
     error_class_for_status,
 )
 from segmentkit.hookspecs import hookimpl
-from segmentkit.http import RateLimit
-from segmentkit.models import (
-    Operator,
-    Page,
-    Recipient,
-    Rule,
-    Segment,
-    SegmentKind,
-    SegmentQuery,
-    normalize_email,
-)
-from segmentkit.provider import Provider
+from segmentkit.http import ErrorRules, RateLimit, Unpaged, messages_from_body
+from segmentkit.models import Page, Recipient, Segment, SegmentQuery
+
+from .wire import WireRecipient, WireSegment, WireSegments, to_recipient, to_segment
 
 __all__ = ["AllstechProvider"]
 
-
-# ---------------------------------------------------------------------------- wire models
-
-
-def _string_list(value: Any) -> Any:
-    """``select_field``/``select_operator``/``value`` are JSON arrays of strings (API-SPEC
-    2.3); accept null, a JSON-encoded array in a string, or a bare scalar as well."""
-    if value is None:
-        return []
-    if isinstance(value, str):
-        try:
-            decoded = json.loads(value)
-        except ValueError:
-            return [value]
-        value = decoded if isinstance(decoded, list) else [value]
-    if isinstance(value, list):
-        return ["" if v is None else str(v) for v in value]
-    return [str(value)]
-
-
-class _WireSegment(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    id: int
-    user_id: int | None = None
-    contact_type_id: int | None = None
-    segment_name: str
-    select_field: list[str] = Field(default_factory=list)
-    select_operator: list[str] = Field(default_factory=list)
-    value: list[str] = Field(default_factory=list)
-    query_type: str | None = None
-    deleted_at: str | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-    segment_emails_count: int | None = None
-
-    _lists = field_validator("select_field", "select_operator", "value", mode="before")(
-        _string_list
-    )
-
-
-class _WireSegments(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    segments: list[dict[str, Any]]
-
-
-class _WireRecipient(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    id: int
-    segment_id: int | None = None
-    contact_id: int | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-    email: str | None = None
-    country: str | None = None
-    state: str | None = None
-    city: str | None = None
-    address_line1: str | None = None
-
-
-class _WireRecipients(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    contactEmails: list[dict[str, Any]]  # noqa: N815 - the platform's key
-
-
-# ---------------------------------------------------------------------------- mapping
-
-# API-SPEC 2.3 documents "is after" and "is between"; the rest is the SendGrid-style guess of
-# Unknowns 4. Anything else becomes Operator.other with the native operator kept.
-_OPERATORS: dict[str, Operator] = {
-    "is": Operator.equals,
-    "is not": Operator.not_equals,
-    "contains": Operator.contains,
-    "does not contain": Operator.not_contains,
-    "is greater than": Operator.greater_than,
-    "is less than": Operator.less_than,
-    "is after": Operator.after,
-    "is before": Operator.before,
-    "is between": Operator.between,
-}
-_SPACES = re.compile(r"\s+")
-_ALPHA2 = re.compile(r"^[A-Za-z]{2}$")
-
-
-def _rules(wire: _WireSegment) -> tuple[Rule, ...]:
-    """The parallel arrays become rules; a between condition consumes two entries of
-    ``value`` (API-SPEC 2.3, 2.5.8)."""
-    rules: list[Rule] = []
-    values = wire.value
-    pos = 0
-    for i, field_id in enumerate(wire.select_field):
-        native = wire.select_operator[i] if i < len(wire.select_operator) else ""
-        op = _OPERATORS.get(_SPACES.sub(" ", native.strip().lower()), Operator.other)
-        take = 2 if op is Operator.between else 1
-        taken = values[pos : pos + take]
-        pos += take
-        if op is Operator.between and len(taken) != 2:
-            op = Operator.other  # a malformed between keeps what it had, natively
-        rules.append(
-            Rule(
-                field=field_id or "?",
-                operator=op,
-                values=tuple(taken),
-                native_operator=native or "?",
-            )
-        )
-    return tuple(rules)
-
-
-def _to_segment(wire: _WireSegment, raw: dict[str, Any]) -> Segment:
-    # Membership is the explicit email list of segment/email/list, so the segment is static;
-    # the rules only record how it was built in the web UI (API-SPEC 2.3, 2.4).
-    query_type = (wire.query_type or "").strip().lower()
-    # Values come out of the wire model already validated: no second validation.
-    return Segment._trusted(
-        id=str(wire.id),
-        provider="allstech",
-        name=wire.segment_name,
-        kind=SegmentKind.static,
-        rules=_rules(wire),
-        match="any" if query_type in ("or", "any") else "all",
-        recipient_count=wire.segment_emails_count,
-        created_at=wire.created_at,
-        updated_at=wire.updated_at,
-        extra={
-            "contact_type_id": wire.contact_type_id,
-            "user_id": wire.user_id,
-            "query_type": wire.query_type,
-            "deleted_at": wire.deleted_at,
-        },
-        raw=raw,
-    )
-
-
-def _to_recipient(wire: _WireRecipient, raw: dict[str, Any]) -> Recipient:
-    attributes: dict[str, str] = {}
-    email: str | None = None
-    if wire.email:
-        try:
-            email = normalize_email(wire.email)
-        except InvalidRecipientError:
-            # The web UI may hold addresses our validator refuses; keep them visible.
-            attributes["email"] = wire.email
-    country: str | None = None
-    if wire.country and _ALPHA2.match(wire.country.strip()):
-        country = wire.country.strip().upper()
-    elif wire.country:
-        attributes["country"] = wire.country
-    for key in ("state", "city", "address_line1"):
-        value = getattr(wire, key)
-        if value:
-            attributes[key] = str(value)
-    if wire.contact_id is not None:
-        attributes["contact_id"] = str(wire.contact_id)
-    # email comes out of normalize_email above: no second validation of it.
-    return Recipient._trusted(
-        id=str(wire.id),
-        email=email,
-        first_name=wire.first_name,
-        last_name=wire.last_name,
-        country=country,
-        attributes=attributes,
-        raw=raw,
-    )
+_MEMBERS = "message.contactEmails.item"  # where segment/email/list puts members (API-SPEC 2.3)
 
 
 # ---------------------------------------------------------------------------- errors
 
-_AUTH_FIELDS = frozenset({"publickey", "secretkey", "public_key", "secret_key"})
 # "Any unauthorised answer, whatever the wording" (API-SPEC Unknowns 3 only guesses it).
-_AUTH_WORDS = re.compile(
-    r"unauthori[sz]ed|unauthenticated|forbidden|access denied|not allowed|permission"
+_AUTH_WORDS = (
+    r"(?i)unauthori[sz]ed|unauthenticated|forbidden|access denied|not allowed|permission"
     r"|invalid\b.*\bkey|\bkey\b.*\b(invalid|wrong|incorrect|not match)|wrong\b.*\bkey"
-    r"|(public|secret) ?key",
-    re.IGNORECASE,
+    r"|(public|secret) ?key"
 )
-_NOT_FOUND_WORDS = re.compile(r"\bnot found\b", re.IGNORECASE)
 _TAKEN = re.compile(r"already (been )?taken|already exists|duplicate", re.IGNORECASE)
 
 
-def _field_errors(errors: Mapping[str, Any]) -> dict[str, list[str]]:
-    return {
-        str(k): [str(x) for x in v] if isinstance(v, list) else [str(v)] for k, v in errors.items()
-    }
+def _succeeded(body: Any) -> bool:
+    """API-SPEC 2.2: success is the body's ``status``, not the HTTP code (failures come as
+    HTTP 200 ``"status": "failed"``). An empty body is left to the core ("empty answer")."""
+    return body is None or (isinstance(body, Mapping) and body.get("status") == "success")
 
 
-def _is_envelope(body: Any) -> bool:
-    return isinstance(body, Mapping) and body.get("status") in ("success", "failed")
+def _keep_status(response: requests.Response, body: Any) -> APIError | None:
+    """429 and 5xx keep their class whatever the body says, so that pacing, retries and
+    outcome reconciliation work (API-SPEC 2.7: Laravel's throttle and error pages)."""
+    status = response.status_code
+    if status != 429 and status < 500:
+        return None
+    messages, fields = messages_from_body(body)
+    return error_class_for_status(status)(messages=messages, field_errors=fields)
+
+
+# A failing HTTP-200 envelope no rule names (e.g. ``"errors": "SQLSTATE[HY000]…"``, the
+# vendor's controllers answering an exception, API-SPEC 2.7) is UnexpectedResponseError: for a
+# write that is an unknown outcome, which the membership engine reconciles by re-reading.
+ERRORS = ErrorRules(
+    classify=_keep_status,
+    success=_succeeded,
+    # Missing or wrong keys come back as a field dict (API-SPEC 2.7); the other fields of
+    # segment/email/store are input validation (API-SPEC 2.3).
+    fields={
+        "publickey": AuthenticationError,
+        "secretkey": AuthenticationError,
+        "PublicKey": AuthenticationError,
+        "SecretKey": AuthenticationError,
+        "public_key": AuthenticationError,
+        "secret_key": AuthenticationError,
+        "segment_id": ValidationError,
+        "segment_recipient_id": ValidationError,
+        "first_name": ValidationError,
+        "last_name": ValidationError,
+        "email": ValidationError,
+    },
+    # "Record not found" / "Record Not Found" (API-SPEC 2.3, 2.5.3).
+    messages=((r"(?i)\bnot found\b", NotFoundError), (_AUTH_WORDS, AuthenticationError)),
+    status={403: AuthenticationError, 410: NotFoundError},
+)
 
 
 # ---------------------------------------------------------------------------- adapter
@@ -253,6 +111,9 @@ class AllstechProvider(Provider, PerMemberStore):
     max_page_size = None
     # 60 requests/minute per client IP, shared by every key used from it (API-SPEC 2.7).
     rate_limit = RateLimit(60, 60.0, scope="host")
+    # Every list is one unpaginated answer (API-SPEC Unknowns 8).
+    paging = Unpaged()
+    errors = ERRORS
 
     class Credentials(BaseModel):
         """``public_key`` and ``secret_key`` from the account page (``PublicKey`` and
@@ -275,78 +136,17 @@ class AllstechProvider(Provider, PerMemberStore):
     def auth_headers(self) -> dict[str, str]:
         return {"PublicKey": self.secret("public_key"), "SecretKey": self.secret("secret_key")}
 
-    def error_from_response(self, response: requests.Response, body: Any) -> APIError | None:
-        status = response.status_code
-        if body is None:
-            return None  # empty body: the core decides (status table or "empty answer")
-        if not _is_envelope(body):
-            if status >= 300:
-                return None  # e.g. Laravel's {"message": "Server Error"}: status table
-            return UnexpectedResponseError(
-                "answer is not a {status, message} envelope", status_code=status
-            )
-        if body["status"] == "success" and status < 300:
-            return None
-        # API-SPEC 2.2: failures come as HTTP 200 with "status": "failed"; the same mapping
-        # holds if a deployment uses real 4xx codes. 429 and 5xx keep their class so that
-        # retries and outcome reconciliation work.
-        errors = body.get("errors", body.get("message"))
-        messages: list[str] = []
-        fields: dict[str, list[str]] = {}
-        if isinstance(errors, Mapping):
-            fields = _field_errors(errors)
-        elif isinstance(errors, list):
-            messages = [str(e) for e in errors]
-        elif errors is not None:
-            messages = [str(errors)]
-        code = status if status >= 300 else None
-        cls: type[APIError]
-        if status == 429 or status >= 500:
-            cls = error_class_for_status(status)
-        elif status in (401, 403) or any(k.lower() in _AUTH_FIELDS for k in fields):
-            cls = AuthenticationError
-        elif fields:
-            cls = ValidationError
-        elif any(_NOT_FOUND_WORDS.search(m) for m in messages) or status in (404, 410):
-            cls = NotFoundError
-        elif any(_AUTH_WORDS.search(m) for m in messages):
-            cls = AuthenticationError
-        elif body["status"] == "success":
-            # "success" with a failure status: trust neither; say what we saw.
-            cls = error_class_for_status(status)
-        elif status >= 400:
-            cls = error_class_for_status(status)
-        else:
-            cls = APIError
-        return cls(status_code=code, messages=messages, field_errors=fields)
-
-    # -- envelope helpers
-
-    def _payload(self, body: Any) -> Any:
-        """The payload of a success envelope: ``message``, else ``errors`` (API-SPEC 2.2)."""
-        if not isinstance(body, Mapping):
-            raise UnexpectedResponseError("answer is not an envelope", provider=self.name)
-        return body["message"] if "message" in body else body.get("errors")
-
-    def _read(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        payload = self._payload(self.request("GET", path, params=params))
-        if not isinstance(payload, Mapping):
-            raise UnexpectedResponseError(
-                f"unexpected {path} format: message is not an object",
-                provider=self.name,
-                raw_body=self._excerpt(payload),
-            )
-        return payload
-
     # -- segments
 
     def _segments(self) -> list[Segment]:
-        listing = self.parse(_WireSegments, self._read("segment/list"), what="segment list")
+        body = self.http.get("segment/list")
+        payload = body.get("message") if isinstance(body, Mapping) else None
+        listing = self.parse(WireSegments, payload, what="segment list")
         out = []
         for raw in listing.segments:
-            wire = self.parse(_WireSegment, raw, what="segment")
+            wire = self.parse(WireSegment, raw, what="segment")
             if wire.deleted_at is None:  # soft-deleted rows should not be listed anyway
-                out.append(_to_segment(wire, raw))
+                out.append(to_segment(wire, raw))
         return out
 
     def list_segments(self, query: SegmentQuery, page: Any) -> Page[Segment]:
@@ -367,12 +167,8 @@ class AllstechProvider(Provider, PerMemberStore):
     def delete_segment(self, segment_id: str) -> None:
         # Success arrives under "errors" (API-SPEC 2.2, 2.5.1); a retried delete that finds
         # "Record Not Found" was applied by the lost attempt.
-        self.request(
-            "DELETE",
-            "segment/delete",
-            params={"segment_id": self._int_id(segment_id)},
-            missing_ok_on_retry=True,
-        )
+        sid = self._int_id(segment_id)
+        self.http.delete("segment/delete", params={"segment_id": sid}, gone_ok=True)
 
     # -- recipients
 
@@ -385,26 +181,34 @@ class AllstechProvider(Provider, PerMemberStore):
             )
         return sid
 
-    def _recipients(self, segment_id: str) -> list[Recipient]:
+    def _members(self, segment_id: str) -> Iterator[Recipient]:
+        """Every member, streamed: ``segment/email/list`` answers the whole segment as one
+        document (API-SPEC 2.3, Unknowns 8), read item by item in flat memory."""
         sid = self._int_id(segment_id)
+        items = self.http.get_items(
+            "segment/email/list", params={"segment_id": sid}, prefix=_MEMBERS
+        )
         try:
-            payload = self._read("segment/email/list", {"segment_id": sid})
+            first = next(items, None)
         except NotFoundError:
             # "Record not found" is documented for an unknown segment (API-SPEC 2.3); should
             # the platform say the same for a segment with no recipients, the segment exists.
             if any(s.id == sid for s in self._segments()):
-                return []
+                return
             raise
-        listing = self.parse(_WireRecipients, payload, what="recipient list")
-        return [
-            _to_recipient(self.parse(_WireRecipient, raw, what="recipient"), raw)
-            for raw in listing.contactEmails
-        ]
+        if first is None:
+            return
+        for raw in itertools.chain((first,), items):
+            if not isinstance(raw, dict):
+                raise UnexpectedResponseError(
+                    "unexpected recipient list format: contactEmails holds a non-object",
+                    provider=self.name,
+                )
+            yield to_recipient(self.parse(WireRecipient, raw, what="recipient"), raw)
 
     def list_recipients(self, segment_id: str, page: Any) -> Page[Recipient]:
-        items = self._recipients(segment_id)
-        self.page_fetched("recipients", 1, len(items), 1)
-        return Page(items=items, page=1, total_pages=1, total=len(items), next_page=None)
+        # One streamed answer served as pages: never more than one page held (issue 14).
+        return self.stream_pages(page, lambda: self._members(segment_id), resource="recipients")
 
     def _names(self, recipient: Recipient) -> tuple[str | None, str | None]:
         first, last = recipient.first_name, recipient.last_name
@@ -433,7 +237,7 @@ class AllstechProvider(Provider, PerMemberStore):
 
     def members_by_identity(self, segment_id: str) -> Mapping[str, Sequence[str]]:
         by_email: dict[str, list[str]] = {}
-        for m in self._recipients(segment_id):
+        for m in self._members(segment_id):
             if m.email and m.id:
                 # The platform may hold duplicates (Unknowns 10): every copy is listed.
                 by_email.setdefault(m.email.lower(), []).append(m.id)
@@ -449,8 +253,9 @@ class AllstechProvider(Provider, PerMemberStore):
         }
         try:
             # files= makes requests send multipart/form-data, as every documented example
-            # (API-SPEC 2.1). Sent once: the engine re-reads before any re-send.
-            self.request("POST", "segment/email/store", files=form, idempotent=False)
+            # (API-SPEC 2.1). A POST: sent once, the engine re-reads before any re-send (an
+            # HTTP-200 "SQLSTATE…" failure is such an unknown outcome, API-SPEC 2.7).
+            self.http.post("segment/email/store", files=form)
         except ValidationError as exc:
             if any(_TAKEN.search(m) for ms in exc.field_errors.values() for m in ms):
                 raise AlreadyMember(str(exc)) from None
@@ -460,11 +265,8 @@ class AllstechProvider(Provider, PerMemberStore):
         # Deletion is by segment_recipient_id alone (API-SPEC 2.3); the engine only passes ids
         # it read from this segment. "Record Not Found" on a retry means the lost first attempt
         # removed it; on the first attempt it means already gone (NotFoundError).
-        self.request(
-            "DELETE",
-            "segment/email/delete",
-            params={"segment_recipient_id": member_id},
-            missing_ok_on_retry=True,
+        self.http.delete(
+            "segment/email/delete", params={"segment_recipient_id": member_id}, gone_ok=True
         )
 
 

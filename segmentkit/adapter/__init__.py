@@ -1,10 +1,12 @@
 """The adapter side of segmentkit: what an adapter declares and implements.
 
-:mod:`segmentkit.adapter.stores` holds the three membership shapes.
+:class:`Provider` (:mod:`segmentkit.adapter.base`) is the base class with the documented
+adapter API; :mod:`segmentkit.adapter.stores` holds the three membership shapes.
 """
 
 from __future__ import annotations
 
+from .base import NoSettings, Provider
 from .stores import (
     AlreadyMember,
     BatchStore,
@@ -22,7 +24,9 @@ __all__ = [
     "ItemResult",
     "MemberSet",
     "MemberSetStore",
+    "NoSettings",
     "PerMemberStore",
+    "Provider",
     "Refusal",
     "store_shape",
 ]

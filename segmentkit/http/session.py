@@ -14,10 +14,12 @@ import math
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
+
+import requests
 
 from ..coordination import Budget, Coordinator, get_coordinator, scope_key
 from ..errors import (
@@ -540,6 +542,157 @@ class Session:
         if self._interrupted.is_set():
             raise KeyboardInterrupt("segmentkit: interrupted")
 
+    # ------------------------------------------------------------------ streamed listings
+
+    def get_items(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        prefix: str,
+        max_item_bytes: int | None = None,
+        probe_bytes: int = 64 * 1024,
+    ) -> Iterator[Any]:
+        """``GET path`` and yield the items of the JSON array at ``prefix`` (ijson syntax, e.g.
+        ``"message.contactEmails.item"``) one by one, without holding the document: memory
+        stays flat whatever the length of the listing (issue 14).
+
+        The request goes through the same pipeline as :meth:`request`: auth, shared budget,
+        pacing, events and statistics, retries of what is safe for a GET (only before the first
+        item is yielded: a listing half consumed is never restarted behind the caller's back).
+
+        **How failures are recognised.** The first ``probe_bytes`` (64 KiB) are read before
+        anything is yielded. A non-2xx answer, or any answer that ends within the probe, is
+        read whole (under ``max_response_bytes``) and decoded by the adapter's decoder exactly
+        as :meth:`request` does: the status table, :class:`~segmentkit.http.ErrorRules` and
+        ``success=`` envelope checks (e.g. allstech's HTTP-200 ``"status": "failed"``, whose
+        ``status`` key may come before or after ``message``, API-SPEC §2.2). A failure envelope
+        is a short message, so an answer longer than the probe is a listing and is streamed;
+        there is then no total-bytes cap (memory does not grow with it), but every item is
+        capped at ``max_item_bytes`` (default 1 MiB) and the whole answer must arrive within
+        the answer deadline (``response_deadline``). A streamed document that is malformed or
+        cut short raises :class:`UnexpectedResponseError` or a :class:`TransportError` after
+        the items already yielded.
+        """
+        import urllib3.exceptions
+
+        from ..errors import translate_requests_error
+        from . import jsonstream
+
+        cap = max_item_bytes or jsonstream.DEFAULT_MAX_ITEM_BYTES
+        url = self.url(path)
+        auth = self._auth
+        if auth is None:
+            auth = self._auth = dict(self._auth_fn())
+        transport = self.transport
+        attempt = 0
+        while True:
+            attempt += 1
+            response: requests.Response | None = None
+            try:
+                self._take_budget()
+                self._wait_for_pacer()
+                # The answer deadline starts when the request is sent, not while it is paced.
+                started = self.clock()
+                deadline = started + transport.deadline
+                listening = transport.listening
+                safe_url = self.redactor.url(url)
+                if listening:
+                    transport.emit(
+                        RequestSent(
+                            provider=self.provider,
+                            method="GET",
+                            url=safe_url,
+                            headers=self.redactor.headers(auth),
+                            attempt=attempt,
+                        )
+                    )
+                try:
+                    response = transport.session.request(
+                        "GET",
+                        url,
+                        headers=auth,
+                        params=params,
+                        timeout=transport.timeout,
+                        verify=transport._verify,
+                        allow_redirects=False,
+                        stream=True,
+                    )
+                except requests.exceptions.RequestException as exc:
+                    transport.stats.count(None)
+                    error = translate_requests_error(
+                        exc, provider=self.provider, method="GET", url=safe_url
+                    )
+                    raise error from exc
+                status = response.status_code
+                transport.stats.count(status)
+                if status == 429 or self.pacer is not None:
+                    told = server_wait(response.headers, status=status) if status == 429 else None
+                    if self.pacer is not None:
+                        self.pacer.observe(response.headers, status=status, retry_after=told)
+                    if self._budget_scope is not None and status < 400:
+                        self._engage_budget(response.headers)
+                    if told is not None and self.budget is not None:
+                        self.budget.block_until(time.time() + told)
+                if listening:
+                    transport.emit(
+                        ResponseReceived(
+                            provider=self.provider,
+                            method="GET",
+                            url=safe_url,
+                            status_code=status,
+                            elapsed=self.clock() - started,
+                            attempt=attempt,
+                        )
+                    )
+                chunks = _stream_chunks(
+                    response, self, deadline, safe_url, urllib3.exceptions.HTTPError
+                )
+                head = b""
+                ended = False
+                if status < 300:
+                    while len(head) < probe_bytes:
+                        piece = next(chunks, None)
+                        if piece is None:
+                            ended = True
+                            break
+                        head += piece
+                if status >= 300 or ended:
+                    # Small or failed: decode whole, with every rule request() applies.
+                    if status >= 300:
+                        transport._read(response, started, "GET", url, safe_url)
+                    else:
+                        response._content = head
+                        response._content_consumed = True  # type: ignore[attr-defined]
+                    self.decoder.decode(response, allow_empty=False)
+                    response.close()
+                    yield from jsonstream.iter_items(
+                        [response.content], prefix, max_item_bytes=cap, provider=self.provider
+                    )
+                    return
+            except SegmentkitError as exc:
+                if response is not None:
+                    response.close()
+                delay = self._retry_delay(exc, idempotent=True, attempt=attempt)
+                if delay is None:
+                    raise
+                self._schedule_retry("GET", url, attempt, delay, exc)
+                continue
+            except BaseException:
+                if response is not None:
+                    response.close()
+                raise
+            break
+        # A listing longer than the probe: stream it. Failures from here on are raised to the
+        # consumer (items were, or are about to be, handed out: no silent restart).
+        assert response is not None
+        try:
+            yield from jsonstream.iter_items(
+                _chain(head, chunks), prefix, max_item_bytes=cap, provider=self.provider
+            )
+        finally:
+            response.close()
+
 
 def _outcome_unknown(exc: BaseException) -> bool:
     """Whether a write that failed with ``exc`` may or may not have been applied."""
@@ -574,3 +727,58 @@ def _hostile(exc: BaseException) -> bool:
 def _origin(scheme: str | None, host: str | None, port: int | None) -> tuple[str, str, int]:
     scheme = (scheme or "").lower()
     return scheme, (host or "").lower(), port or _DEFAULT_PORTS.get(scheme, 0)
+
+
+def _chain(head: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    yield head
+    yield from rest
+
+
+def _stream_chunks(
+    response: requests.Response,
+    session: Session,
+    deadline: float,
+    safe_url: str,
+    http_error: type[Exception],
+) -> Iterator[bytes]:
+    """The decoded body of a streamed answer in chunks; read and decode failures become the
+    transport errors of :meth:`Session.get_items`. The answer deadline counts the time spent
+    waiting for the server (from the request's start), not the time the consumer spends
+    between items: a slow consumer does not fail a fast server, a trickling server still
+    fails."""
+    from ..errors import ConnectionFailedError, RequestTimeoutError
+
+    provider = session.provider
+    clock = session.clock
+    it = response.iter_content(64 * 1024)
+    while True:
+        if clock() > deadline:
+            raise ResponseDeadlineError(
+                f"the answer did not arrive whole within {session.transport.deadline:g} s",
+                provider=provider,
+                method="GET",
+                url=safe_url,
+            )
+        try:
+            piece = next(it, None)
+        except (requests.exceptions.RequestException, http_error, OSError) as exc:
+            name = type(exc).__name__
+            if "Timeout" in name or isinstance(exc, TimeoutError):
+                raise RequestTimeoutError(
+                    f"timed out reading the answer: {name}",
+                    provider=provider,
+                    method="GET",
+                    url=safe_url,
+                ) from exc
+            raise ConnectionFailedError(
+                f"answer cut off or undecodable: {name}",
+                provider=provider,
+                method="GET",
+                url=safe_url,
+            ) from exc
+        paused_from = clock()
+        if piece is None:
+            return
+        if piece:
+            yield piece
+        deadline += clock() - paused_from  # the consumer's time is not the server's

@@ -169,7 +169,7 @@ class MemoryProvider(Provider, BatchStore):
         )
 
     def get_segment(self, segment_id: str) -> Segment:
-        body = self.request("GET", f"segments/{segment_id}")
+        body = self.http.get(f"segments/{segment_id}")
         return _to_segment(self.parse(_WireSegment, body, what="segment"), body)
 
     def create_segment(
@@ -195,8 +195,8 @@ class MemoryProvider(Provider, BatchStore):
         # The platform accepts an Idempotency-Key, so a create whose answer was lost is
         # re-sent safely: the platform returns the segment it already made.
         key = uuid.uuid4().hex
-        body = self.request(
-            "POST", "segments", json_body=payload, idempotent=True, headers={"Idempotency-Key": key}
+        body = self.http.post(
+            "segments", json=payload, idempotent=True, headers={"Idempotency-Key": key}
         )
         return _to_segment(self.parse(_WireSegment, body, what="segment"), body)
 
@@ -226,11 +226,11 @@ class MemoryProvider(Provider, BatchStore):
         if recipients is not None:
             payload["members"] = [_member(r) for r in recipients]
         # PATCH changes only the given fields, so it is safe to repeat.
-        body = self.request("PATCH", f"segments/{segment_id}", json_body=payload, idempotent=True)
+        body = self.http.request("PATCH", f"segments/{segment_id}", json=payload, idempotent=True)
         return _to_segment(self.parse(_WireSegment, body, what="segment"), body)
 
     def delete_segment(self, segment_id: str) -> None:
-        self.request("DELETE", f"segments/{segment_id}", allow_empty=True, missing_ok_on_retry=True)
+        self.http.delete(f"segments/{segment_id}", allow_empty=True, gone_ok=True)
 
     def list_recipients(self, segment_id: str, page: Any) -> Page[Recipient]:
         listing, number = self._page(f"segments/{segment_id}/members", page, 100)
@@ -249,10 +249,10 @@ class MemoryProvider(Provider, BatchStore):
     def add_batch(self, segment_id: str, recipients: Sequence[Recipient]) -> Sequence[ItemResult]:
         # Members are upserted by email, so re-sending the batch cannot duplicate anyone, and
         # the Idempotency-Key makes a re-sent batch answer with the original per-item results.
-        body = self.request(
+        body = self.http.request(
             "POST",
             f"segments/{segment_id}/members",
-            json_body={"members": [_member(r) for r in recipients]},
+            json={"members": [_member(r) for r in recipients]},
             idempotent=True,
             headers={"Idempotency-Key": uuid.uuid4().hex},
         )
@@ -266,11 +266,11 @@ class MemoryProvider(Provider, BatchStore):
     def remove_batch(
         self, segment_id: str, recipients: Sequence[Recipient]
     ) -> Sequence[ItemResult]:
-        body = self.request(
+        body = self.http.request(
             "POST",
             f"segments/{segment_id}/members/delete",
             idempotent=True,
-            json_body={"members": [{"id": r.id, "email": r.email} for r in recipients]},
+            json={"members": [{"id": r.id, "email": r.email} for r in recipients]},
         )
         return [
             ItemResult("removed")

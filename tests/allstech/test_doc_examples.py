@@ -184,7 +184,9 @@ def _response(status: int, body: Any) -> requests.Response:
         (404, {"status": "failed", "errors": "Record Not Found"}, NotFoundError),
         (200, fixture("recipient_store_invalid"), ValidationError),
         (422, fixture("recipient_store_invalid"), ValidationError),
-        (200, {"status": "failed", "message": "Something went wrong"}, APIError),
+        # An unnamed HTTP-200 failure is the vendor answering an exception (API-SPEC 2.7):
+        # its outcome is unknown, so the engine re-reads before any re-send.
+        (200, {"status": "failed", "message": "Something went wrong"}, UnexpectedResponseError),
         (429, {"status": "failed", "errors": "Too Many Attempts."}, RateLimitError),
         (500, {"status": "failed", "errors": "Record not found"}, ServerError),
         (200, {"data": []}, UnexpectedResponseError),

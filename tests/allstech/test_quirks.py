@@ -237,9 +237,9 @@ def test_segment_list_maps_wire_fields(srv: FakeServer) -> None:
 )
 def test_operator_table_maps_to_neutral_operator(native: str, neutral: Operator) -> None:
     """API-SPEC Unknowns 4: the SendGrid-style operators."""
-    from segmentkit_allstech.provider import _rules, _WireSegment
+    from segmentkit_allstech.wire import WireSegment, _rules
 
-    wire = _WireSegment.model_validate(
+    wire = WireSegment.model_validate(
         {
             "id": 1,
             "segment_name": "s",
@@ -503,9 +503,9 @@ def test_add_platform_duplicate_answer_counts_as_unchanged(
                 },
             )
         # A stale membership view (another writer added Bruno meanwhile) still ends unchanged.
-        real = adapter(c)._recipients
+        real = adapter(c)._members
         monkeypatch.setattr(
-            adapter(c), "_recipients", lambda s: [r for r in real(s) if r.email != BRUNO.email]
+            adapter(c), "_members", lambda s: (r for r in real(s) if r.email != BRUNO.email)
         )
         p.add_recipient(sid, BRUNO.email or "", "Bruno", "Neri")
         result = c.recipients.add(sid, [BRUNO])
@@ -547,7 +547,7 @@ def test_remove_already_gone_record_not_found_is_unchanged(
     sid = p.seed_segment("race", [ADA])
     c = srv.client()
     stale = c.recipients.list(sid).to_list()
-    monkeypatch.setattr(adapter(c), "_recipients", lambda s: stale)
+    monkeypatch.setattr(adapter(c), "_members", lambda s: iter(stale))
     p.recipients.clear()
     p.segments[int(sid)].emails.clear()
     result = c.recipients.remove(sid, [ADA])

@@ -256,3 +256,74 @@ def test_store_shape_refuses_two_shapes():
 
     with pytest.raises(TypeError):
         store_shape(Both)
+
+
+# ---------------------------------------------------------------- adapters leave timing to the core
+
+#: Fakes are test doubles (they keep clocks and locks); adapters are everything else.
+_FAKES = ("fake.py", "memory_fake.py")
+_FORBIDDEN_MODULES = ("threading", "concurrent", "concurrent.futures", "multiprocessing")
+_FORBIDDEN_ATTRS = frozenset({"schedule_retry", "retry_policy", "rng", "retry_delay", "sleep"})
+
+
+def _adapter_modules() -> list[Path]:
+    return [p for p in _adapter_files() if p.name not in _FAKES and "fake" not in p.parent.parts]
+
+
+def _timing_violations(tree: ast.AST) -> list[str]:
+    bad: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            bad += [a.name for a in node.names if a.name.split(".")[0] in _FORBIDDEN_MODULES]
+        elif isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            if module.split(".")[0] in _FORBIDDEN_MODULES:
+                bad.append(module)
+            if module == "time" and any(a.name == "sleep" for a in node.names):
+                bad.append("time.sleep")
+        elif isinstance(node, ast.Attribute) and node.attr in _FORBIDDEN_ATTRS:
+            bad.append(f".{node.attr}")
+        elif isinstance(node, ast.Name) and node.id in _FORBIDDEN_ATTRS:
+            bad.append(node.id)
+    return bad
+
+
+@pytest.mark.parametrize("path", _adapter_modules(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_adapter_module_sleeps_threads_or_retries_by_itself(path):
+    """Issue 11: concurrency, waiting and retrying belong to the core (the session and the
+    membership engine); an adapter declares and calls ``self.http``."""
+    bad = _timing_violations(ast.parse(path.read_text(encoding="utf-8")))
+    assert bad == [], f"{path.name} does timing work of its own: {bad}"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import threading",
+        "from concurrent.futures import ThreadPoolExecutor",
+        "import time\ntime.sleep(1)",
+        "from time import sleep",
+        "self.schedule_retry('GET', u, 1, 0.1, e)",
+        "self.transport.retry_policy.delay(1)",
+        "self.http.rng.random()",
+    ],
+)
+def test_the_timing_check_catches(source):
+    assert _timing_violations(ast.parse(source))
+
+
+def test_the_timing_check_covers_the_built_ins_and_the_example():
+    names = {str(p.relative_to(ROOT)) for p in _adapter_modules()}
+    assert "segmentkit_allstech/provider.py" in names
+    assert "segmentkit_notificator/provider.py" in names
+    assert "examples/segmentkit_example/segmentkit_example/provider.py" in names
+    assert "segmentkit/testing/memory.py" in names
+    assert not any("fake" in n for n in names)
+
+
+def test_provider_lives_in_the_adapter_package():
+    from segmentkit import adapter, provider
+    from segmentkit.adapter import base
+
+    assert adapter.Provider is base.Provider is provider.Provider
+    assert segmentkit.Provider is base.Provider

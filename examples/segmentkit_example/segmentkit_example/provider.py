@@ -6,9 +6,11 @@ Its API: ``X-Token`` header; ``GET lists?cursor=&limit=`` → ``{"lists": [...],
 number adds it twice (so a lost answer must be looked up, not re-sent);
 ``GET lists/{id}/subscribers/{msisdn}`` → 200 or 404; ``DELETE lists/{id}/subscribers/{msisdn}``.
 
-It is the adapter to copy: declarations, segment reads, and the three primitives of one
-membership shape (:class:`~segmentkit.adapter.stores.PerMemberStore`). No loops over retries,
-no threads, no outcomes: the core does those.
+It is the adapter to copy: declarations (credentials, rate limit, paging, error rules),
+segment reads, and the three primitives of one membership shape
+(:class:`~segmentkit.adapter.PerMemberStore`), every request through ``self.http``. No loops
+over retries, no sleeping, no threads, no outcomes: the core does those (see
+``ADDING_PROVIDERS.md``).
 """
 
 from __future__ import annotations
@@ -19,16 +21,18 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from segmentkit import (
+    AuthenticationError,
+    NotFoundError,
     Page,
-    Provider,
     Recipient,
     Segment,
     SegmentKind,
     SegmentQuery,
+    ValidationError,
 )
-from segmentkit.adapter.stores import PerMemberStore
+from segmentkit.adapter import PerMemberStore, Provider
 from segmentkit.hookspecs import hookimpl
-from segmentkit.provider import walk_pages
+from segmentkit.http import Cursor, ErrorRules, RateLimit, walk_pages
 
 __all__ = ["ExampleProvider"]
 
@@ -84,6 +88,19 @@ class ExampleProvider(Provider, PerMemberStore):
     fake = "segmentkit_example.fake:SmokeSignalsPlatform"
     secret_headers = frozenset({"x-token"})
     max_page_size = 50
+    # Declarations the core acts on: the session paces to the rate limit (and to the
+    # X-RateLimit-* headers when the platform sends them), the paging style builds the query
+    # and finds the next cursor, the error rules turn answers into segmentkit errors.
+    rate_limit = RateLimit(100, 60.0)
+    paging = Cursor(param="cursor", next="next_cursor", size="limit")
+    errors = ErrorRules(
+        titles={
+            "bad token": AuthenticationError,
+            "no list": NotFoundError,
+            "no subscriber": NotFoundError,
+        },
+        status={422: ValidationError},
+    )
 
     class Credentials(BaseModel):
         """``token``: the account token (``X-Token`` header)."""
@@ -95,28 +112,26 @@ class ExampleProvider(Provider, PerMemberStore):
         return {"X-Token": self.secret("token")}
 
     def list_segments(self, query: SegmentQuery, page: Any) -> Page[Segment]:
-        params: dict[str, Any] = {"limit": self.max_page_size}
-        if page:
-            params["cursor"] = page
-        body = self.request("GET", "lists", params=params)
+        body = self.http.get("lists", params=self.paging.params(page, self.max_page_size))
         wire = self.parse(_WirePage, body, what="list page")
         segs = [_to_segment(self.parse(_WireList, x, what="list"), x) for x in wire.items]
+        next_page = self.paging.next_token(page, body, len(segs), self.max_page_size)
         # The platform cannot filter: the neutral query is applied here.
-        return Page(items=query.apply(segs), next_page=wire.next_cursor)
+        return Page(items=query.apply(segs), next_page=next_page)
 
     def get_segment(self, segment_id: str) -> Segment:
-        body = self.request("GET", f"lists/{segment_id}")
+        body = self.http.get(f"lists/{segment_id}")
         return _to_segment(self.parse(_WireList, body, what="list"), body)
 
     def list_recipients(self, segment_id: str, page: Any) -> Page[Recipient]:
-        params = {"cursor": page} if page else None
-        body = self.request("GET", f"lists/{segment_id}/subscribers", params=params)
+        path = f"lists/{segment_id}/subscribers"
+        body = self.http.get(path, params=self.paging.params(page, None))
         wire = self.parse(_WireSubscriberPage, body, what="subscriber page")
         items = [
             _to_recipient(self.parse(_WireSubscriber, s, what="subscriber"), s)
             for s in wire.subscribers
         ]
-        return Page(items=items, next_page=wire.next_cursor)
+        return Page(items=items, next_page=self.paging.next_token(page, body, len(items), None))
 
     # -- membership: one request per subscriber, so a PerMemberStore. These three
     # primitives are all an adapter writes; the engine adds concurrently, re-reads the list
@@ -132,22 +147,17 @@ class ExampleProvider(Provider, PerMemberStore):
         return members
 
     def add_member(self, segment_id: str, recipient: Recipient) -> None:
-        # Not safe to repeat: sent once; a lost answer is looked up by the engine.
-        self.request(
-            "POST",
+        # A POST is not safe to repeat: sent once; a lost answer is looked up by the engine.
+        self.http.post(
             f"lists/{segment_id}/subscribers",
             data={"msisdn": recipient.phone or "", "name": recipient.display_name},
-            idempotent=False,
         )
 
     def remove_member(self, segment_id: str, member_id: str) -> None:
         # A DELETE retried after a lost answer finds 404 when the first one was applied:
-        # that is success (missing_ok_on_retry); a 404 on the first try means already gone.
-        self.request(
-            "DELETE",
-            f"lists/{segment_id}/subscribers/{member_id}",
-            allow_empty=True,
-            missing_ok_on_retry=True,
+        # that is success (gone_ok); a 404 on the first try means already gone.
+        self.http.delete(
+            f"lists/{segment_id}/subscribers/{member_id}", allow_empty=True, gone_ok=True
         )
 
 
