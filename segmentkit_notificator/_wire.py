@@ -204,12 +204,17 @@ class _WireId(BaseModel):
 # ---------------------------------------------------------------------------------- mapping
 
 
+def _phone_entry(phone: str) -> tuple[str, bool]:
+    """(E.164, True) when libphonenumber accepts it, else (the number as stored, False)."""
+    try:
+        return normalize_phone(phone), True
+    except InvalidRecipientError:
+        return phone, False
+
+
 def _phone_key(phone: str) -> str:
     """E.164 when libphonenumber accepts it, else the platform's digits as stored."""
-    try:
-        return normalize_phone(phone)
-    except InvalidRecipientError:
-        return phone
+    return _phone_entry(phone)[0]
 
 
 def _rules_of(settings: _WireSettings) -> tuple[Rule, ...]:
@@ -255,12 +260,22 @@ def _to_segment(wire: _WireSegment, raw: dict[str, Any]) -> Segment:
         provider_type=wire.type,
         rules=_rules_of(wire.settings) if dynamic else (),
         match="all",
-        recipient_count=wire.total_contacts,
+        recipient_count=_recipient_count(wire),
         created_at=wire.datetime,
         updated_at=wire.last_datetime,
         extra=extra,
         raw=raw,
     )
+
+
+def _recipient_count(wire: _WireSegment) -> int | None:
+    """``total_contacts``, except for a ``bulk`` segment that links no contact ids: v2.0.1
+    counts linked contacts only and stores none for bulk segments made through the API, so
+    it reports 0 for a list of numbers (API-SPEC 1.11c); its members are its numbers."""
+    s = wire.settings
+    if wire.type == "bulk" and not s.contacts_ids and s.phone_numbers:
+        return len({_phone_key(p) for p in s.phone_numbers if p})
+    return wire.total_contacts
 
 
 def _to_recipient(wire: _WireContact, raw: dict[str, Any]) -> Recipient:
@@ -435,6 +450,7 @@ class _Cursor:
     phones: list[str] = field(default_factory=list)  # bulk: members in order
     want_ids: set[int] = field(default_factory=set)
     want_phones: set[str] = field(default_factory=set)
+    valid: set[str] = field(default_factory=set)  # bulk: members normalize_phone accepted
     settings: _WireSettings | None = None
     by_id: bool = False
     total: int | None = None

@@ -72,6 +72,7 @@ from ._wire import (
     _Cursor,
     _Desired,
     _Listing,
+    _phone_entry,
     _phone_key,
     _platform_name,
     _platform_picks,
@@ -130,6 +131,9 @@ class NotificatorProvider(Provider, MemberSetStore):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._key_accepted = False  # set once any authenticated answer succeeded
+        # Contacts this client created, id → phone: a member write that fails afterwards says
+        # they were created and kept (contacts outlive a failed segment update, API-SPEC 1.7).
+        self._created: dict[int, str] = {}
 
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.secret('api_key')}"}
@@ -384,8 +388,12 @@ class NotificatorProvider(Provider, MemberSetStore):
     ) -> Segment:
         if rules is not None:
             desired = self._rules_desired(rules, match)
+        elif not recipients:
+            # v2.0.1 answers a bulk create without numbers with an HTML 500 (its query ends in
+            # `IN ( )`, API-SPEC 1.11c); an empty `custom` segment is the same empty member list.
+            desired = _Desired("custom")
         else:  # `match` means nothing for a member list
-            desired = self._recipients_desired(list(recipients or ()))
+            desired = self._recipients_desired(list(recipients))
         stored_name = _platform_name(name)
         # Request economy: no name listing before the write. Segment ids only grow, so a
         # segment named like ours with an id above the newest id known before the write can
@@ -562,16 +570,18 @@ class NotificatorProvider(Provider, MemberSetStore):
 
         try:
             body = self.write("POST", "contacts", data=form, reconcile=reconcile)
-            ident = self.parse(
-                _WireId,
-                body.get("data") if isinstance(body, dict) else None,
-                what="created contact",
-            )
+            data = body.get("data") if isinstance(body, dict) else None
+            ident = self.parse(_WireId, data, what="created contact")
             if ident.id:
                 contact = self._contact(ident.id)
                 if contact is not None:
+                    self._created[contact.id] = phone
                     return contact
-            # id 0: the number already exists (phone numbers are unique platform-wide,
+            elif isinstance(data, dict) and not data.get("phone_number"):
+                # id 0 and no number: libphonenumber on the server could not parse it, nothing
+                # was stored (API-SPEC 1.11c; observed on v2.0.1).
+                return "the platform refused the phone number as invalid (contact id 0)"
+            # id 0 with the number: it already exists (phone numbers are unique platform-wide,
             # API-SPEC 1.7) — maybe ours, created meanwhile, maybe another account's.
             hit = self._find_contacts([phone]).get(phone)
         except SegmentkitError as exc:
@@ -587,11 +597,11 @@ class NotificatorProvider(Provider, MemberSetStore):
         """A contact (or a reason) for each recipient's phone: found, else created."""
         by_phone = {r.phone: r for r in recipients if r.phone}
         result: dict[str, _WireContact | str] = dict(self._find_contacts(by_phone))
-        missing = [r for p, r in by_phone.items() if p not in result]
-        for r, made in zip(
-            missing, self.map_concurrent(self._create_contact, missing), strict=True
-        ):
-            result[r.phone or ""] = made
+        # One create at a time through the session, which paces them to the key's budget
+        # (60/min, API-SPEC 1.4) and reconciles each: no adapter-side thread pool.
+        for p, r in by_phone.items():
+            if p not in result:
+                result[p] = self._create_contact(r)
         return result
 
     # ------------------------------------------------------------------ recipients
@@ -619,7 +629,13 @@ class NotificatorProvider(Provider, MemberSetStore):
         s = wire.settings
         cursor = _Cursor(kind=wire.type, page=1, serial=next(_serials), settings=s)
         if wire.type == "bulk":
-            cursor.phones = list(dict.fromkeys(_phone_key(p) for p in s.phone_numbers if p))
+            for raw_phone in s.phone_numbers:
+                if raw_phone:
+                    key, valid = _phone_entry(raw_phone)
+                    cursor.phones.append(key)
+                    if valid:
+                        cursor.valid.add(key)
+            cursor.phones = list(dict.fromkeys(cursor.phones))
             cursor.want_phones = set(cursor.phones)
             cursor.total = len(cursor.phones)
         elif wire.type == "custom":
@@ -686,6 +702,7 @@ class NotificatorProvider(Provider, MemberSetStore):
                     page=listing.next_page,
                     serial=cursor.serial,
                     phones=cursor.phones,
+                    valid=cursor.valid,
                     want_ids=cursor.want_ids,
                     want_phones=cursor.want_phones,
                     # Fewer ids left than pages: fetch them one by one instead.
@@ -694,12 +711,13 @@ class NotificatorProvider(Provider, MemberSetStore):
                 )
         if nxt is None and cursor.kind == "bulk":
             # Numbers without a contact of this account are members too (bare phones).
-            for phone in cursor.phones:
-                if phone in cursor.want_phones:
-                    try:
-                        items.append(Recipient(phone=phone))
-                    except InvalidRecipientError:
-                        continue
+            # The keys are normalize_phone's E.164 output where it accepted the number, so those
+            # are built without a second validation; the rest are not valid recipients.
+            items.extend(
+                Recipient._trusted(phone=phone)
+                for phone in cursor.phones
+                if phone in cursor.want_phones and phone in cursor.valid
+            )
             cursor.want_phones.clear()
         return Page(items=items, page=cursor.page, total=cursor.total, next_page=nxt)
 
@@ -812,7 +830,20 @@ class NotificatorProvider(Provider, MemberSetStore):
             if wire.type == "bulk"
             else _Desired("custom", ids=[int(str(k)) for k in keys])
         )
-        fresh, _ = self._write_settings(segment_id, wire.name or "", desired, wire)
+        try:
+            fresh, _ = self._write_settings(segment_id, wire.name or "", desired, wire)
+        except SegmentkitError as exc:
+            created = self._created
+            made = [(k, created.pop(k)) for k in keys if isinstance(k, int) and k in created]
+            if not made:
+                raise
+            kept = ", ".join(f"contact {cid} ({phone})" for cid, phone in made)
+            note = "were" if len(made) > 1 else "was"
+            raise _with_note(
+                exc, f"{kept} {note} created for this add and kept, but not added to the segment"
+            ) from exc
+        for k in keys:
+            self._created.pop(k, None)  # type: ignore[call-overload]
         return MemberSet(keys=_member_order(fresh), context=fresh)
 
     def _contacts_by_id(self, recipients: Sequence[Recipient]) -> dict[str, str]:
@@ -831,6 +862,20 @@ def _member_order(wire: _WireSegment) -> tuple[Hashable, ...]:
     if wire.type == "bulk":
         return tuple(dict.fromkeys(_phone_key(p) for p in wire.settings.phone_numbers if p))
     return tuple(dict.fromkeys(wire.settings.contacts_ids))
+
+
+def _with_note(exc: SegmentkitError, note: str) -> SegmentkitError:
+    """``exc``'s error class and details, its message followed by ``note``."""
+    if isinstance(exc, APIError):
+        text = exc._message or "; ".join(exc.messages)
+        return type(exc)(
+            f"{text}; {note}" if text else note,
+            provider=exc.provider,
+            status_code=exc.status_code,
+            raw_body=exc.raw_body,
+            retry_after=exc.retry_after,
+        )
+    return SegmentkitError(f"{exc}; {note}")
 
 
 def _has_profile(r: Recipient) -> bool:
