@@ -5,19 +5,15 @@ adapter (66text). Private: the adapter in :mod:`.provider` is the public face. S
 from __future__ import annotations
 
 import itertools
-import json
-import math
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-from segmentkit.errors import (
-    InvalidRecipientError,
-)
+from segmentkit.adapter.wire import NativeRule, WireModel, json_list, php_object, utc_datetime
+from segmentkit.errors import InvalidRecipientError
 from segmentkit.models import (
     Operator,
     Recipient,
@@ -28,6 +24,8 @@ from segmentkit.models import (
     normalize_phone,
 )
 
+from ._filters import COUNTRY_FIELDS, RULES
+
 # ---------------------------------------------------------------------------------- constants
 
 #: Allowed ``results_per_page`` values (API-SPEC 1.5); anything else becomes 25.
@@ -35,23 +33,6 @@ _PER_PAGE = (10, 25, 50, 100, 250, 500, 1000)
 _UTC_FORMAT = "%Y-%m-%d %H:%M:%S"
 _TAGS = re.compile(r"<[^>]*>")
 _PAGE_IN_LINK = re.compile(r"[?&]page=(\d+)")
-#: Neutral operator → 66text filter condition (API-SPEC 1.6).
-_CONDITION_OF: dict[Operator, str] = {
-    Operator.equals: "exact",
-    Operator.not_equals: "not_exact",
-    Operator.contains: "contains",
-    Operator.not_contains: "not_contains",
-    Operator.starts_with: "starts_with",
-    Operator.not_starts_with: "not_starts_with",
-    Operator.ends_with: "ends_with",
-    Operator.not_ends_with: "not_ends_with",
-    Operator.greater_than: "bigger_than",
-    Operator.less_than: "lower_than",
-}
-_OPERATOR_OF: dict[str, Operator] = {v: k for k, v in _CONDITION_OF.items()}
-#: Rule fields that address the contact's derived country / continent (API-SPEC 1.6).
-_COUNTRY_FIELDS = {"country": "filters_countries", "continent": "filters_continents"}
-_CONTINENTS = frozenset({"AF", "AN", "AS", "EU", "NA", "OC", "SA"})
 _ORDER_FIELDS = {
     "id": "segment_id",
     "name": "name",
@@ -65,7 +46,6 @@ _PROFILE_KEYS = ("email", "first_name", "last_name")
 _T_NO_BEARER = "The request is missing the Bearer Authentication header."
 _T_NO_ACCESS = "You do not have access to the API."
 _T_REQUIRED = "You must fill all the required fields."
-_T_QUOTA = ("Your have exceeded the limits", "You have exceeded the limits", "You must delete")
 
 _UPDATE_BUG = (
     "the segment update failed with an HTML 500 and was not applied; the server build "
@@ -79,31 +59,7 @@ _UPDATE_BUG = (
 _DateTime = datetime  # the field named `datetime` below would shadow the type
 
 
-def _parse_utc(value: Any) -> datetime | None:
-    """``Y-m-d H:i:s`` in UTC (API-SPEC 1.1) → aware datetime; blank/zero dates → None."""
-    if value is None or value == "" or (isinstance(value, str) and value.startswith("0000")):
-        return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    text = str(value).strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    # fromisoformat reads "Y-m-d H:i:s" directly and is far faster than strptime.
-    parsed = datetime.fromisoformat(text)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-
-
-def _php_object(value: Any) -> Any:
-    """PHP encodes an empty array as ``[]``; some builds store settings as JSON text."""
-    if isinstance(value, str):
-        value = json.loads(value) if value.strip() else {}
-    if value is None or (isinstance(value, list) and not value):
-        return {}
-    return value
-
-
-class _WireFilter(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class _WireFilter(WireModel):
     key: str
     condition: str = "exact"
     value: str = ""
@@ -114,8 +70,7 @@ class _WireFilter(BaseModel):
         return "" if v is None else str(v) if isinstance(v, int | float) else v
 
 
-class _WireSettings(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class _WireSettings(WireModel):
     phone_numbers: list[str | None] = Field(default_factory=list)
     contacts_ids: list[int] = Field(default_factory=list)
     filters_custom_parameters: list[_WireFilter] = Field(default_factory=list)
@@ -125,13 +80,10 @@ class _WireSettings(BaseModel):
     @field_validator("phone_numbers", "contacts_ids", "filters_custom_parameters", mode="before")
     @classmethod
     def _list(cls, v: Any) -> Any:
-        if v is None:
-            return []
-        return list(v.values()) if isinstance(v, dict) else v  # PHP arrays with gaps
+        return json_list(v)  # null, or a PHP array with gaps (an object keyed by index)
 
 
-class _WireSegment(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class _WireSegment(WireModel):
     id: int
     user_id: int | None = None
     name: str | None = None  # absent from the update answer (API-SPEC 1.6)
@@ -145,16 +97,15 @@ class _WireSegment(BaseModel):
     @field_validator("settings", mode="before")
     @classmethod
     def _settings(cls, v: Any) -> Any:
-        return _php_object(v)
+        return php_object(v)
 
     @field_validator("last_datetime", "datetime", mode="before")
     @classmethod
     def _dt(cls, v: Any) -> Any:
-        return _parse_utc(v)
+        return utc_datetime(v)
 
 
-class _WireContact(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class _WireContact(WireModel):
     id: int
     user_id: int | None = None
     name: str | None = None
@@ -167,7 +118,7 @@ class _WireContact(BaseModel):
     @field_validator("custom_parameters", mode="before")
     @classmethod
     def _params(cls, v: Any) -> Any:
-        return _php_object(v)
+        return php_object(v)
 
     @field_validator("has_opted_out", mode="before")
     @classmethod
@@ -175,8 +126,7 @@ class _WireContact(BaseModel):
         return False if v is None or v == "" else v
 
 
-class _WireMeta(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class _WireMeta(WireModel):
     # meta.page echoes the raw query value: "2" or 2 (API-SPEC 1.5).
     page: int | str | None = None
     total_pages: int | None = None
@@ -184,8 +134,7 @@ class _WireMeta(BaseModel):
     total_results: int | None = None  # what the source sends instead of `total` (1.5)
 
 
-class _WireList(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class _WireList(WireModel):
     data: list[dict[str, Any]]
     meta: _WireMeta = Field(default_factory=_WireMeta)
     links: dict[str, Any] = Field(default_factory=dict)
@@ -193,11 +142,10 @@ class _WireList(BaseModel):
     @field_validator("links", "meta", mode="before")
     @classmethod
     def _obj(cls, v: Any) -> Any:
-        return _php_object(v)
+        return php_object(v)
 
 
-class _WireId(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class _WireId(WireModel):
     id: int
 
 
@@ -219,12 +167,7 @@ def _phone_key(phone: str) -> str:
 
 def _rules_of(settings: _WireSettings) -> tuple[Rule, ...]:
     rules = [
-        Rule(
-            field=f.key,
-            operator=_OPERATOR_OF.get(f.condition, Operator.other),
-            values=(f.value,),
-            native_operator=f.condition,
-        )
+        RULES.from_native(NativeRule(f.key, f.condition, f.value))
         for f in settings.filters_custom_parameters
     ]
     for fname, codes in (
@@ -237,7 +180,7 @@ def _rules_of(settings: _WireSettings) -> tuple[Rule, ...]:
                     field=fname,
                     operator=Operator.in_,
                     values=tuple(codes),
-                    native_operator=_COUNTRY_FIELDS[fname],
+                    native_operator=COUNTRY_FIELDS[fname],
                 )
             )
     return tuple(rules)
@@ -311,56 +254,6 @@ def _to_recipient(wire: _WireContact, raw: dict[str, Any]) -> Recipient:
         raw=raw,
         **fields,
     )
-
-
-def _numeric(value: str) -> float:
-    try:
-        number = float(value.strip())
-    except ValueError:
-        return 0.0
-    return number if math.isfinite(number) else 0.0
-
-
-def _condition(condition: str, stored: str, wanted: str) -> bool:
-    """A filter condition as the real server evaluates it: **case-sensitive** (MariaDB's
-    ``JSON_UNQUOTE`` yields a binary collation, so ``city exact roma`` does not match ``Roma``
-    and ``tier contains OL`` does not match ``gold``, API-SPEC 1.11c); numeric comparisons
-    treat non-numbers as 0 (API-SPEC 1.6); unknown conditions are ``exact``."""
-    if condition == "bigger_than":
-        return _numeric(stored) > _numeric(wanted)
-    if condition == "lower_than":
-        return _numeric(stored) < _numeric(wanted)
-    s, w = stored, wanted
-    tests: dict[str, Callable[[], bool]] = {
-        "not_exact": lambda: s != w,
-        "contains": lambda: w in s,
-        "not_contains": lambda: w not in s,
-        "starts_with": lambda: s.startswith(w),
-        "not_starts_with": lambda: not s.startswith(w),
-        "ends_with": lambda: s.endswith(w),
-        "not_ends_with": lambda: not s.endswith(w),
-    }
-    return tests.get(condition, lambda: s == w)()  # unknown conditions are `exact`
-
-
-def _platform_picks(settings: _WireSettings, contact: _WireContact) -> bool:
-    """Whether the platform would put ``contact`` in a filter segment now (API-SPEC 1.6):
-    all conditions ANDed, opted-out contacts excluded, a missing key never matches (even for
-    negated conditions), and a segment with no filters at all matches nobody."""
-    countries = settings.filters_countries or []
-    continents = settings.filters_continents or []
-    params = settings.filters_custom_parameters
-    if contact.has_opted_out or not (params or countries or continents):
-        return False
-    values = contact.custom_parameters
-    for f in params:
-        if f.key not in values or values[f.key] is None:
-            return False
-        if not _condition(f.condition, str(values[f.key]), f.value):
-            return False
-    if countries and (contact.country_code or "") not in countries:
-        return False
-    return not (continents and (contact.continent_code or "") not in continents)
 
 
 def _platform_name(name: str) -> str:

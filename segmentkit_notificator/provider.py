@@ -27,6 +27,7 @@ import requests
 from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
 
 from segmentkit.adapter.stores import MemberSet, MemberSetStore, Refusal
+from segmentkit.adapter.wire import describe
 from segmentkit.errors import (
     APIError,
     AuthenticationError,
@@ -38,13 +39,13 @@ from segmentkit.errors import (
     ServerError,
     UnexpectedResponseError,
     ValidationError,
+    error_class_for_status,
 )
 from segmentkit.hookspecs import hookimpl
-from segmentkit.http import RateLimit, Retry
+from segmentkit.http import ErrorRules, RateLimit, Retry
 from segmentkit.membership import segment_lock
 from segmentkit.models import (
     Match,
-    Operator,
     Page,
     Recipient,
     Rule,
@@ -54,18 +55,14 @@ from segmentkit.models import (
 )
 from segmentkit.provider import Provider
 
+from ._filters import COUNTRY_FIELDS, RULES, country_codes, platform_picks
 from ._wire import (
-    _CONDITION_OF,
-    _CONTINENTS,
-    _COUNTRY_FIELDS,
-    _OPERATOR_OF,
     _ORDER_FIELDS,
     _PAGE_IN_LINK,
     _PER_PAGE,
     _PROFILE_KEYS,
     _T_NO_ACCESS,
     _T_NO_BEARER,
-    _T_QUOTA,
     _T_REQUIRED,
     _UPDATE_BUG,
     _UTC_FORMAT,
@@ -75,7 +72,6 @@ from ._wire import (
     _phone_entry,
     _phone_key,
     _platform_name,
-    _platform_picks,
     _rules_of,
     _serials,
     _to_recipient,
@@ -88,6 +84,9 @@ from ._wire import (
 )
 
 __all__ = ["NotificatorProvider"]
+
+#: Plan-limit titles (API-SPEC 1.3; "Your have" is the platform's own spelling).
+_QUOTA = r"^(?:Your have|You have) exceeded the limits|^You must delete"
 
 # ---------------------------------------------------------------------------------- the adapter
 
@@ -139,64 +138,54 @@ class NotificatorProvider(Provider, MemberSetStore):
         return {"Authorization": f"Bearer {self.secret('api_key')}"}
 
     # ------------------------------------------------------------------ errors (API-SPEC 1.3)
+    # `{"errors": [{"title", "status"}]}`. Titles are matched only where they are the
+    # platform's English ones; deployments may translate them (1.3), so the fallback is by
+    # status: every validation and plan-limit failure is also sent as 401 (1.3).
+    errors = ErrorRules(
+        status={
+            400: ValidationError,
+            401: AuthenticationError,
+            404: NotFoundError,
+            429: RateLimitError,
+        },
+        titles={
+            _T_NO_BEARER: AuthenticationError,
+            _T_NO_ACCESS: AuthenticationError,
+            # Documented as 400, sent as 401 by every build seen (API-SPEC 1.3).
+            _T_REQUIRED: ValidationError,
+        },
+        messages=[(_QUOTA, QuotaExceededError)],
+        success=lambda body: not (isinstance(body, dict) and "errors" in body),
+        classify=lambda response, body: _classify(response, body),
+    )
 
     def error_from_response(self, response: requests.Response, body: Any) -> APIError | None:
-        """Map ``{"errors": [{"title", "status"}]}`` to the error tree.
-
-        Titles are matched only where they are the platform's English ones; deployments may
-        translate them (1.3), so the fallback is by status and situation:
-
-        * ``status`` sent as the *string* ``"401"`` only happens for a missing/malformed
-          Bearer header → :class:`AuthenticationError` whatever the language;
-        * every validation and plan-limit failure is also sent as 401 (1.3). An unrecognised
-          401 title on a read (GET/DELETE carry no fields) is :class:`AuthenticationError`.
-          On a write it is :class:`AuthenticationError` only while this client has never had
-          its key accepted; once a request succeeded, the key is known good and the 401
-          is the platform refusing the input (missing fields or plan limits) →
-          :class:`ValidationError`, whose message carries the platform's title.
+        """The declared :attr:`errors`, plus what depends on this client's history: an
+        unrecognised 401 title on a write is :class:`AuthenticationError` only while this
+        client has never had its key accepted; once a request succeeded, the key is known
+        good and the 401 is the platform refusing the input (missing fields or plan limits,
+        API-SPEC 1.3) → :class:`ValidationError`, whose message carries the platform's title.
         """
-        status = response.status_code
-        if status < 300 and not (isinstance(body, dict) and "errors" in body):
-            if 200 <= status < 300:
+        error = super().error_from_response(response, body)
+        if error is None:
+            if 200 <= response.status_code < 300:
                 self._key_accepted = True
             return None
-        if not isinstance(body, dict) or not isinstance(body.get("errors"), list):
-            return None  # HTML 5xx and the like: the core's status table applies
-        first = body["errors"][0] if body["errors"] else {}
-        title = str(first.get("title") or "") if isinstance(first, dict) else ""
-        raw_status = first.get("status") if isinstance(first, dict) else None
-        message = title or f"HTTP {status}"
-        code = status if status >= 300 else _as_int(raw_status) or 400
-        if code == 429:
-            return RateLimitError(message, status_code=code)
-        if code == 404:
-            return NotFoundError(message, status_code=code)
-        if code == 401:
-            return self._classify_401(response, title, raw_status, message)
-        if code == 400:
-            return ValidationError(message, status_code=code)
-        if code >= 500:
-            return ServerError(message, status_code=code)
-        return None  # the core's table (403 …) with the platform's messages
-
-    def _classify_401(
-        self, response: requests.Response, title: str, raw_status: Any, message: str
-    ) -> APIError:
-        if isinstance(raw_status, str) or title in (_T_NO_BEARER, _T_NO_ACCESS):
-            return AuthenticationError(message, status_code=401)
-        if title == _T_REQUIRED:
-            # Documented as 400, sent as 401 by every build seen (API-SPEC 1.3).
-            return ValidationError(message, status_code=401)
-        if title.startswith(_T_QUOTA):
-            return QuotaExceededError(message, status_code=401)
         method = (response.request.method or "GET").upper() if response.request else "GET"
-        if method in ("POST", "PUT", "PATCH") and self._key_accepted:
+        title, raw_status = _first_error(body)
+        if (
+            type(error) is AuthenticationError
+            and self._key_accepted
+            and method in ("POST", "PUT", "PATCH")
+            and not isinstance(raw_status, str)
+            and title not in (_T_NO_BEARER, _T_NO_ACCESS)
+        ):
             return ValidationError(
-                f"{message} (HTTP 401 on a write with a working key: the platform refused "
-                "the input or the plan's limits)",
+                f"{title or 'HTTP 401'} (HTTP 401 on a write with a working key: the platform "
+                "refused the input or the plan's limits)",
                 status_code=401,
             )
-        return AuthenticationError(message, status_code=401)
+        return error
 
     # ------------------------------------------------------------------ lists (API-SPEC 1.5)
 
@@ -285,51 +274,24 @@ class NotificatorProvider(Provider, MemberSetStore):
         return _to_segment(wire, raw)
 
     def _rules_desired(self, rules: Sequence[Rule], match: Match) -> _Desired:
-        """Translate rules into filter settings, or raise before any request."""
-        if match == "any" and len(rules) > 1:
-            raise self.unsupported(
-                "a segment matching ANY of several rules",
-                "66text filter segments AND every condition (API-SPEC 1.6).",
-            )
+        """Translate rules into filter settings, or raise before any request: custom
+        parameters through the declared dialect (:data:`._filters.RULES`), ``country`` and
+        ``continent`` as the platform's code lists (API-SPEC 1.6)."""
+        if match == "any" and len(rules) > 1 and not RULES.any_of:
+            raise RULES.unsupported("a segment matching ANY of several rules")
         desired = _Desired("filter")
+        params: list[Rule] = []
         for rule in rules:
-            label = f"rule {rule.field} {rule.operator.value} {list(rule.values)}"
-            target = _COUNTRY_FIELDS.get(rule.field.lower())
-            if target is not None:
-                if rule.operator not in (Operator.in_, Operator.equals) or not rule.values:
-                    raise self.unsupported(
-                        label, f"{rule.field} rules take 'in' or 'equals' with ISO codes."
-                    )
-                codes = [v.strip().upper() for v in rule.values]
-                valid = _CONTINENTS if target == "filters_continents" else None
-                if any(
-                    not re.fullmatch(r"[A-Z]{2}", c) or (valid and c not in valid) for c in codes
-                ):
-                    raise self.unsupported(label, "codes must be ISO alpha-2 / continent codes.")
-                attr = "countries" if target == "filters_countries" else "continents"
-                if getattr(desired, attr) is not None:
-                    raise self.unsupported(label, f"only one {rule.field} rule is possible.")
-                setattr(desired, attr, list(dict.fromkeys(codes)))
+            target = COUNTRY_FIELDS.get(rule.field.lower())
+            if target is None:
+                params.append(rule)
                 continue
-            if rule.operator is Operator.other and rule.native_operator in _OPERATOR_OF:
-                condition = rule.native_operator
-            elif rule.operator is Operator.in_ and len(rule.values) == 1:
-                condition = "exact"
-            else:
-                condition = _CONDITION_OF.get(rule.operator, "")
-            if not condition or len(rule.values) != 1:
-                raise self.unsupported(
-                    label,
-                    "66text filters compare one custom parameter with one value using exact, "
-                    "not_exact, (not_)contains, (not_)starts_with, (not_)ends_with, "
-                    "bigger_than or lower_than (API-SPEC 1.6).",
-                )
-            key, value = rule.field.strip(), rule.values[0]
-            if len(key) > 64 or len(value) > 512:
-                raise self.unsupported(label, "keys are cut at 64 and values at 512 characters.")
-            desired.filters.append((key, condition, value))
-        if len(desired.filters) > 50:
-            raise self.unsupported("more than 50 parameter rules", "the platform keeps 50.")
+            attr = "countries" if target == "filters_countries" else "continents"
+            codes = country_codes(rule, target)
+            if getattr(desired, attr) is not None:
+                raise self.unsupported(describe(rule), f"only one {rule.field} rule is possible.")
+            setattr(desired, attr, codes)
+        desired.filters = [(n.field, n.condition, n.value) for n in RULES.to_native(params)]
         return desired
 
     def _recipients_desired(self, recipients: Sequence[Recipient]) -> _Desired:
@@ -731,9 +693,18 @@ class NotificatorProvider(Provider, MemberSetStore):
             return Page(items=[], page=1, total=0)  # no filters: nobody (API-SPEC 1.6)
         listing = self._contacts_page(cursor.page)
         items: list[Recipient] = []
+        filters = [(f.key, f.condition, f.value) for f in settings.filters_custom_parameters]
         for raw in listing.items:
             contact = self.parse(_WireContact, raw, what="contact")
-            if _platform_picks(settings, contact):
+            if platform_picks(
+                filters,
+                settings.filters_countries,
+                settings.filters_continents,
+                params=contact.custom_parameters,
+                country=contact.country_code,
+                continent=contact.continent_code,
+                opted_out=contact.has_opted_out,
+            ):
                 items.append(_to_recipient(contact, raw))
         nxt = None
         if listing.next_page is not None:
@@ -867,7 +838,7 @@ def _member_order(wire: _WireSegment) -> tuple[Hashable, ...]:
 def _with_note(exc: SegmentkitError, note: str) -> SegmentkitError:
     """``exc``'s error class and details, its message followed by ``note``."""
     if isinstance(exc, APIError):
-        text = exc._message or "; ".join(exc.messages)
+        text = "; ".join(exc.messages)  # the message, or the platform's messages
         return type(exc)(
             f"{text}; {note}" if text else note,
             provider=exc.provider,
@@ -880,6 +851,35 @@ def _with_note(exc: SegmentkitError, note: str) -> SegmentkitError:
 
 def _has_profile(r: Recipient) -> bool:
     return bool(r.name or r.first_name or r.last_name or r.email or r.attributes)
+
+
+def _first_error(body: Any) -> tuple[str, Any]:
+    """(title, status as sent) of the first entry of an ``errors`` envelope (API-SPEC 1.3)."""
+    errors = body.get("errors") if isinstance(body, dict) else None
+    first = errors[0] if isinstance(errors, list) and errors else None
+    if not isinstance(first, dict):
+        return "", None
+    return str(first.get("title") or ""), first.get("status")
+
+
+def _classify(response: requests.Response, body: Any) -> APIError | None:
+    """What the error table cannot say (API-SPEC 1.3): ``status`` sent as the *string*
+    ``"401"`` only happens for a missing or malformed Bearer header, whatever the language
+    of the title → :class:`AuthenticationError`; an ``errors`` envelope inside HTTP 2xx is
+    classified by the status it carries."""
+    if not (isinstance(body, dict) and isinstance(body.get("errors"), list)):
+        return None
+    title, raw_status = _first_error(body)
+    status = response.status_code
+    if isinstance(raw_status, str) and raw_status.strip() == "401" and status in (200, 401):
+        return AuthenticationError(title or "HTTP 401", status_code=401)
+    if status >= 300:
+        return None  # the declared table decides
+    code = _as_int(raw_status) or 400
+    cls = NotificatorProvider.errors.titles.get(title) or error_class_for_status(code)
+    if re.search(_QUOTA, title):
+        cls = QuotaExceededError
+    return cls(title or f"HTTP {code}", status_code=code)
 
 
 def _as_int(value: Any) -> int | None:
