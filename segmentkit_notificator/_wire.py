@@ -6,25 +6,36 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Literal
 
+import requests
 from pydantic import Field, field_validator
 
 from segmentkit.adapter.wire import NativeRule, WireModel, json_list, php_object, utc_datetime
-from segmentkit.errors import InvalidRecipientError
+from segmentkit.errors import (
+    APIError,
+    AuthenticationError,
+    InvalidRecipientError,
+    QuotaExceededError,
+    SegmentkitError,
+    ValidationError,
+    error_class_for_status,
+)
 from segmentkit.models import (
     Operator,
     Recipient,
     Rule,
     Segment,
     SegmentKind,
+    SegmentQuery,
     normalize_email,
     normalize_phone,
 )
 
-from ._filters import COUNTRY_FIELDS, RULES
+from ._filters import COUNTRY_FIELDS, RULES, platform_picks
 
 # ---------------------------------------------------------------------------------- constants
 
@@ -46,6 +57,15 @@ _PROFILE_KEYS = ("email", "first_name", "last_name")
 _T_NO_BEARER = "The request is missing the Bearer Authentication header."
 _T_NO_ACCESS = "You do not have access to the API."
 _T_REQUIRED = "You must fill all the required fields."
+#: English titles → error class; documented 400 for missing fields, sent as 401 by every
+#: build seen (API-SPEC 1.3).
+_TITLES: dict[str, type[APIError]] = {
+    _T_NO_BEARER: AuthenticationError,
+    _T_NO_ACCESS: AuthenticationError,
+    _T_REQUIRED: ValidationError,
+}
+#: Plan-limit titles (API-SPEC 1.3; "Your have" is the platform's own spelling).
+_QUOTA = r"^(?:Your have|You have) exceeded the limits|^You must delete"
 
 _UPDATE_BUG = (
     "the segment update failed with an HTML 500 and was not applied; the server build "
@@ -362,3 +382,117 @@ class _Listing:
     total_pages: int | None
     total: int | None
     next_page: int | None
+
+
+# ---------------------------------------------------------------------------------- helpers
+
+
+def _member_order(wire: _WireSegment) -> tuple[Hashable, ...]:
+    """A static segment's member keys in stored order: E.164 phones (bulk) or contact ids."""
+    if wire.type == "bulk":
+        return tuple(dict.fromkeys(_phone_key(p) for p in wire.settings.phone_numbers if p))
+    return tuple(dict.fromkeys(wire.settings.contacts_ids))
+
+
+def _with_note(exc: SegmentkitError, note: str) -> SegmentkitError:
+    """``exc``'s error class and details, its message followed by ``note``."""
+    if isinstance(exc, APIError):
+        text = "; ".join(exc.messages)  # the message, or the platform's messages
+        return type(exc)(
+            f"{text}; {note}" if text else note,
+            provider=exc.provider,
+            status_code=exc.status_code,
+            raw_body=exc.raw_body,
+            retry_after=exc.retry_after,
+        )
+    return SegmentkitError(f"{exc}; {note}")
+
+
+def _has_profile(r: Recipient) -> bool:
+    return bool(r.name or r.first_name or r.last_name or r.email or r.attributes)
+
+
+def _ids_of(items: Iterable[Any]) -> list[int]:
+    out = []
+    for raw in items:
+        ident = raw.get("id") if isinstance(raw, dict) else None
+        if isinstance(ident, int) or (isinstance(ident, str) and ident.isdigit()):
+            out.append(int(ident))
+    return out
+
+
+def _first_error(body: Any) -> tuple[str, Any]:
+    """(title, status as sent) of the first entry of an ``errors`` envelope (API-SPEC 1.3)."""
+    errors = body.get("errors") if isinstance(body, dict) else None
+    first = errors[0] if isinstance(errors, list) and errors else None
+    if not isinstance(first, dict):
+        return "", None
+    return str(first.get("title") or ""), first.get("status")
+
+
+def _as_int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _segment_params(query: SegmentQuery) -> dict[str, Any]:
+    """The newer documented list filters (API-SPEC 1.6); v2.0.1 ignores them all."""
+    params: dict[str, Any] = {}
+    if query.search:
+        params.update(search=query.search, search_by="name")
+    ptype = query.provider_type
+    if ptype is None and query.kind is SegmentKind.dynamic:
+        ptype = "filter"
+    if ptype:
+        params["type"] = ptype
+    created = (query.created_after, query.created_before)
+    updated = (query.updated_after, query.updated_before)
+    for fname, (start, end) in (("datetime", created), ("last_datetime", updated)):
+        if start is None and end is None:
+            continue
+        params["datetime_field"] = fname  # one field per request; the other is client-side
+        # Whole seconds, rounded outwards, so the server returns a superset.
+        if start is not None:
+            params["datetime_start"] = start.astimezone(timezone.utc).strftime(_UTC_FORMAT)
+        if end is not None:
+            params["datetime_end"] = end.astimezone(timezone.utc).strftime(_UTC_FORMAT)
+        break
+    if query.order_by is not None:
+        params["order_by"] = _ORDER_FIELDS[query.order_by]
+        params["order_type"] = "DESC" if query.descending else "ASC"
+    return params
+
+
+def _picks(settings: _WireSettings, contact: _WireContact) -> bool:
+    """:func:`._filters.platform_picks` for a wire segment's settings and a wire contact."""
+    return platform_picks(
+        [(f.key, f.condition, f.value) for f in settings.filters_custom_parameters],
+        settings.filters_countries,
+        settings.filters_continents,
+        params=contact.custom_parameters,
+        country=contact.country_code,
+        continent=contact.continent_code,
+        opted_out=contact.has_opted_out,
+    )
+
+
+def _classify(response: requests.Response, body: Any) -> APIError | None:
+    """What the error table cannot say (API-SPEC 1.3): ``status`` sent as the *string*
+    ``"401"`` only happens for a missing or malformed Bearer header, whatever the language
+    of the title → :class:`AuthenticationError`; an ``errors`` envelope inside HTTP 2xx is
+    classified by the status it carries."""
+    if not (isinstance(body, dict) and isinstance(body.get("errors"), list)):
+        return None
+    title, raw_status = _first_error(body)
+    status = response.status_code
+    if isinstance(raw_status, str) and raw_status.strip() == "401" and status in (200, 401):
+        return AuthenticationError(title or "HTTP 401", status_code=401)
+    if status >= 300:
+        return None  # the declared table decides
+    code = _as_int(raw_status) or 400
+    cls = _TITLES.get(title) or error_class_for_status(code)
+    if re.search(_QUOTA, title):
+        cls = QuotaExceededError
+    return cls(title or f"HTTP {code}", status_code=code)

@@ -18,9 +18,7 @@ What the adapter does beyond plain calls:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Hashable, Iterable, Sequence
-from datetime import timezone
 from typing import Any
 
 import requests
@@ -39,7 +37,6 @@ from segmentkit.errors import (
     ServerError,
     UnexpectedResponseError,
     ValidationError,
-    error_class_for_status,
 )
 from segmentkit.hookspecs import hookimpl
 from segmentkit.http import ErrorRules, RateLimit, Retry
@@ -50,29 +47,34 @@ from segmentkit.models import (
     Recipient,
     Rule,
     Segment,
-    SegmentKind,
     SegmentQuery,
 )
 from segmentkit.provider import Provider
 
-from ._filters import COUNTRY_FIELDS, RULES, country_codes, platform_picks
+from ._filters import COUNTRY_FIELDS, RULES, country_codes
 from ._wire import (
-    _ORDER_FIELDS,
     _PAGE_IN_LINK,
     _PER_PAGE,
     _PROFILE_KEYS,
+    _QUOTA,
     _T_NO_ACCESS,
     _T_NO_BEARER,
-    _T_REQUIRED,
+    _TITLES,
     _UPDATE_BUG,
-    _UTC_FORMAT,
+    _classify,
     _Cursor,
     _Desired,
+    _first_error,
+    _has_profile,
+    _ids_of,
     _Listing,
+    _member_order,
     _phone_entry,
     _phone_key,
+    _picks,
     _platform_name,
     _rules_of,
+    _segment_params,
     _serials,
     _to_recipient,
     _to_segment,
@@ -81,12 +83,11 @@ from ._wire import (
     _WireList,
     _WireSegment,
     _WireSettings,
+    _with_note,
 )
 
 __all__ = ["NotificatorProvider"]
 
-#: Plan-limit titles (API-SPEC 1.3; "Your have" is the platform's own spelling).
-_QUOTA = r"^(?:Your have|You have) exceeded the limits|^You must delete"
 
 # ---------------------------------------------------------------------------------- the adapter
 
@@ -148,12 +149,7 @@ class NotificatorProvider(Provider, MemberSetStore):
             404: NotFoundError,
             429: RateLimitError,
         },
-        titles={
-            _T_NO_BEARER: AuthenticationError,
-            _T_NO_ACCESS: AuthenticationError,
-            # Documented as 400, sent as 401 by every build seen (API-SPEC 1.3).
-            _T_REQUIRED: ValidationError,
-        },
+        titles=_TITLES,
         messages=[(_QUOTA, QuotaExceededError)],
         success=lambda body: not (isinstance(body, dict) and "errors" in body),
         classify=lambda response, body: _classify(response, body),
@@ -209,39 +205,12 @@ class NotificatorProvider(Provider, MemberSetStore):
         total = meta.total if meta.total is not None else meta.total_results
         return _Listing(wire.data, number, total_pages, total, nxt)
 
-    def _segment_params(self, query: SegmentQuery) -> dict[str, Any]:
-        """The newer documented list filters (API-SPEC 1.6); v2.0.1 ignores them all."""
-        params: dict[str, Any] = {}
-        if query.search:
-            params.update(search=query.search, search_by="name")
-        ptype = query.provider_type
-        if ptype is None and query.kind is SegmentKind.dynamic:
-            ptype = "filter"
-        if ptype:
-            params["type"] = ptype
-        created = (query.created_after, query.created_before)
-        updated = (query.updated_after, query.updated_before)
-        for fname, (start, end) in (("datetime", created), ("last_datetime", updated)):
-            if start is None and end is None:
-                continue
-            params["datetime_field"] = fname  # one field per request; the other is client-side
-            # Whole seconds, rounded outwards, so the server returns a superset.
-            if start is not None:
-                params["datetime_start"] = start.astimezone(timezone.utc).strftime(_UTC_FORMAT)
-            if end is not None:
-                params["datetime_end"] = end.astimezone(timezone.utc).strftime(_UTC_FORMAT)
-            break
-        if query.order_by is not None:
-            params["order_by"] = _ORDER_FIELDS[query.order_by]
-            params["order_type"] = "DESC" if query.descending else "ASC"
-        return params
-
     def _segment(self, raw: Any) -> Segment:
         return _to_segment(self.parse(_WireSegment, raw, what="segment"), raw)
 
     def list_segments(self, query: SegmentQuery, page: Any) -> Page[Segment]:
         per_page = next((n for n in _PER_PAGE if n >= (query.page_size or 1000)), 1000)
-        params = self._segment_params(query)
+        params = _segment_params(query)
         number = int(page or 1)
         listing = self._list("segments", number, per_page, params)
         self.page_fetched("segments", number, len(listing.items), listing.total_pages)
@@ -693,18 +662,9 @@ class NotificatorProvider(Provider, MemberSetStore):
             return Page(items=[], page=1, total=0)  # no filters: nobody (API-SPEC 1.6)
         listing = self._contacts_page(cursor.page)
         items: list[Recipient] = []
-        filters = [(f.key, f.condition, f.value) for f in settings.filters_custom_parameters]
         for raw in listing.items:
             contact = self.parse(_WireContact, raw, what="contact")
-            if platform_picks(
-                filters,
-                settings.filters_countries,
-                settings.filters_continents,
-                params=contact.custom_parameters,
-                country=contact.country_code,
-                continent=contact.continent_code,
-                opted_out=contact.has_opted_out,
-            ):
+            if _picks(settings, contact):
                 items.append(_to_recipient(contact, raw))
         nxt = None
         if listing.next_page is not None:
@@ -828,77 +788,7 @@ class NotificatorProvider(Provider, MemberSetStore):
         return out
 
 
-def _member_order(wire: _WireSegment) -> tuple[Hashable, ...]:
-    """A static segment's member keys in stored order: E.164 phones (bulk) or contact ids."""
-    if wire.type == "bulk":
-        return tuple(dict.fromkeys(_phone_key(p) for p in wire.settings.phone_numbers if p))
-    return tuple(dict.fromkeys(wire.settings.contacts_ids))
-
-
-def _with_note(exc: SegmentkitError, note: str) -> SegmentkitError:
-    """``exc``'s error class and details, its message followed by ``note``."""
-    if isinstance(exc, APIError):
-        text = "; ".join(exc.messages)  # the message, or the platform's messages
-        return type(exc)(
-            f"{text}; {note}" if text else note,
-            provider=exc.provider,
-            status_code=exc.status_code,
-            raw_body=exc.raw_body,
-            retry_after=exc.retry_after,
-        )
-    return SegmentkitError(f"{exc}; {note}")
-
-
-def _has_profile(r: Recipient) -> bool:
-    return bool(r.name or r.first_name or r.last_name or r.email or r.attributes)
-
-
-def _first_error(body: Any) -> tuple[str, Any]:
-    """(title, status as sent) of the first entry of an ``errors`` envelope (API-SPEC 1.3)."""
-    errors = body.get("errors") if isinstance(body, dict) else None
-    first = errors[0] if isinstance(errors, list) and errors else None
-    if not isinstance(first, dict):
-        return "", None
-    return str(first.get("title") or ""), first.get("status")
-
-
-def _classify(response: requests.Response, body: Any) -> APIError | None:
-    """What the error table cannot say (API-SPEC 1.3): ``status`` sent as the *string*
-    ``"401"`` only happens for a missing or malformed Bearer header, whatever the language
-    of the title → :class:`AuthenticationError`; an ``errors`` envelope inside HTTP 2xx is
-    classified by the status it carries."""
-    if not (isinstance(body, dict) and isinstance(body.get("errors"), list)):
-        return None
-    title, raw_status = _first_error(body)
-    status = response.status_code
-    if isinstance(raw_status, str) and raw_status.strip() == "401" and status in (200, 401):
-        return AuthenticationError(title or "HTTP 401", status_code=401)
-    if status >= 300:
-        return None  # the declared table decides
-    code = _as_int(raw_status) or 400
-    cls = NotificatorProvider.errors.titles.get(title) or error_class_for_status(code)
-    if re.search(_QUOTA, title):
-        cls = QuotaExceededError
-    return cls(title or f"HTTP {code}", status_code=code)
-
-
-def _as_int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
 @hookimpl
 def segmentkit_register_providers(register: Any) -> None:
     """Register the 66text adapter."""
     register(NotificatorProvider)
-
-
-def _ids_of(items: Iterable[Any]) -> list[int]:
-    out = []
-    for raw in items:
-        ident = raw.get("id") if isinstance(raw, dict) else None
-        if isinstance(ident, int) or (isinstance(ident, str) and ident.isdigit()):
-            out.append(int(ident))
-    return out
