@@ -39,7 +39,7 @@ from segmentkit.errors import (
     ValidationError,
 )
 from segmentkit.hookspecs import hookimpl
-from segmentkit.http import ErrorRules, RateLimit, Retry
+from segmentkit.http import ErrorRules, PageNumber, RateLimit, Retry
 from segmentkit.membership import segment_lock
 from segmentkit.models import (
     Match,
@@ -112,6 +112,9 @@ class NotificatorProvider(Provider, MemberSetStore):
     # refuses with "Reset: 0" during that last second (API-SPEC 1.11c).
     rate_limit = RateLimit(60, 60.0, scope="account", whole_seconds=True)
     accepts_ids_on_add = True
+    # `?page=N&results_per_page=M`; the last page from meta.total_pages, else from
+    # links.next in either `?page=N` or `?&page=N` form (API-SPEC 1.5, see _list).
+    paging = PageNumber(page="page", size="results_per_page", total_pages="meta.total_pages")
 
     class Credentials(BaseModel):
         """``api_key``: the account's API key (``Authorization: Bearer``)."""
@@ -186,15 +189,14 @@ class NotificatorProvider(Provider, MemberSetStore):
     # ------------------------------------------------------------------ lists (API-SPEC 1.5)
 
     def _list(self, path: str, number: int, per_page: int, params: dict[str, Any]) -> _Listing:
-        body = self.request(
-            "GET", path, params={**params, "page": number, "results_per_page": per_page}
-        )
+        body = self.request("GET", path, params={**params, **self.paging.params(number, per_page)})
         wire = self.parse(_WireList, body, what=f"{path} list")
         meta = wire.meta
         total_pages = meta.total_pages
         nxt: int | None = None
         if total_pages is not None:
-            nxt = number + 1 if number < total_pages else None
+            # No short-page rule (size None): v2.0.1 may serve fewer than asked (API-SPEC 1.5).
+            nxt = self.paging.next_token(number, body, len(wire.data), None)
         else:
             link = wire.links.get("next")
             # Both `?page=N` (docs) and `?&page=N` (source) forms (API-SPEC 1.5).
