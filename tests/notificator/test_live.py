@@ -45,7 +45,7 @@ def live() -> Iterator[Client]:
         # paced) are appended there, for the run's report; never a credential.
         out = os.environ.get("SEGMENTKIT_LIVE_STATS")
         if out:
-            st = client.stats()
+            st = client.stats
             with open(out, "a", encoding="utf-8") as fh:
                 fh.write(
                     f"test_live: requests={st.requests} retries={st.retries} "
