@@ -136,7 +136,7 @@ class NotificatorProvider(Provider, MemberSetStore):
         self._key_accepted = False  # set once any authenticated answer succeeded
         # Contacts this client created, id → phone: a member write that fails afterwards says
         # they were created and kept (contacts outlive a failed segment update, API-SPEC 1.7).
-        self._created: dict[int, str] = {}
+        self._created: dict[Hashable, int] = {}
 
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.secret('api_key')}"}
@@ -486,7 +486,7 @@ class NotificatorProvider(Provider, MemberSetStore):
             number = listing.next_page
         return found
 
-    def _create_contact(self, r: Recipient) -> _WireContact | str:
+    def _create_contact(self, r: Recipient, *, record: bool = False) -> _WireContact | str:
         """Create a contact for ``r``; a reason string when that is impossible."""
         phone = r.phone or ""
         form: list[tuple[str, str]] = [("phone_number", phone), ("name", r.name or "")]
@@ -508,7 +508,8 @@ class NotificatorProvider(Provider, MemberSetStore):
             if ident.id:
                 contact = self._contact(ident.id)
                 if contact is not None:
-                    self._created[contact.id] = phone
+                    if record:  # by both member keys: its id (custom) and its phone (bulk)
+                        self._created[contact.id] = self._created[_phone_key(phone)] = ident.id
                     return contact
             elif isinstance(data, dict) and not data.get("phone_number"):
                 # id 0 and no number: libphonenumber on the server could not parse it, nothing
@@ -526,32 +527,29 @@ class NotificatorProvider(Provider, MemberSetStore):
             )
         return hit
 
-    def _ensure_contacts(self, recipients: Sequence[Recipient]) -> dict[str, _WireContact | str]:
-        """A contact (or a reason) for each recipient's phone: found, else created."""
+    def _ensure_contacts(
+        self, recipients: Sequence[Recipient], *, record: bool = False
+    ) -> dict[str, _WireContact | str]:
+        """A contact (or a reason) for each recipient's phone: found, else created (and, with
+        ``record``, remembered until the member write that needs it is done)."""
         by_phone = {r.phone: r for r in recipients if r.phone}
         result: dict[str, _WireContact | str] = dict(self._find_contacts(by_phone))
         # One create at a time through the session, which paces them to the key's budget
         # (60/min, API-SPEC 1.4) and reconciles each: no adapter-side thread pool.
         for p, r in by_phone.items():
             if p not in result:
-                result[p] = self._create_contact(r)
+                result[p] = self._create_contact(r, record=record)
         return result
 
     # ------------------------------------------------------------------ recipients
 
     def list_recipients(self, segment_id: str, page: Any) -> Page[Recipient]:
-        """Members, one Page per contacts page read.
-
-        ``bulk``: ``settings.phone_numbers``, enriched from the account's contacts (a number
-        with a contact comes back with its id, name and fields, also when the segment links no
-        ids, as v2.0.1 stores for bulk segments made through the API, API-SPEC 1.11c; the
-        contacts are paged 1000 at a time and reading stops once every number is matched);
-        ``custom``:
-        ``settings.contacts_ids`` resolved through ``/contacts``, by id when that takes fewer
-        requests than paging; ``filter``: the platform lists no members (``contacts_ids`` is
-        always ``[]``), so its rules are evaluated here over the account's contacts — the
-        answer is *who the platform would pick now* (API-SPEC 1.6).
-        """
+        """Members, one Page per contacts page read. ``bulk``: ``settings.phone_numbers``,
+        enriched from the account's contacts (paged 1000 at a time until every number is
+        matched: v2.0.1 links no ids for bulk segments made through the API, API-SPEC 1.11c);
+        ``custom``: ``settings.contacts_ids`` through ``/contacts``, by id when that takes
+        fewer requests than paging; ``filter``: its rules evaluated here over the contacts —
+        *who the platform would pick now* (it lists no members, API-SPEC 1.6)."""
         cursor = page if isinstance(page, _Cursor) else self._start_cursor(segment_id)
         if cursor.kind == "filter":
             return self._filter_page(cursor)
@@ -706,7 +704,7 @@ class NotificatorProvider(Provider, MemberSetStore):
             by_id = self._contacts_by_id([r for r in recipients if not r.phone])
             with_profile = [r for r in recipients if r.phone and _has_profile(r)]
             # bulk creates bare contacts; make them first so names and fields survive.
-            made = self._ensure_contacts(with_profile) if with_profile else {}
+            made = self._ensure_contacts(with_profile, record=True) if with_profile else {}
             for r in recipients:
                 phone = r.phone or by_id.get(r.id or "")
                 if isinstance(made.get(r.phone or ""), str):
@@ -716,7 +714,7 @@ class NotificatorProvider(Provider, MemberSetStore):
                 else:
                     keys.append(_phone_key(phone))
             return keys
-        contacts = self._ensure_contacts([r for r in recipients if r.phone])
+        contacts = self._ensure_contacts([r for r in recipients if r.phone], record=True)
         for r in recipients:
             found: Any = contacts.get(r.phone) if r.phone else None
             if r.phone and isinstance(found, str):
@@ -766,18 +764,24 @@ class NotificatorProvider(Provider, MemberSetStore):
         try:
             fresh, _ = self._write_settings(segment_id, wire.name or "", desired, wire)
         except SegmentkitError as exc:
-            created = self._created
-            made = [(k, created.pop(k)) for k in keys if isinstance(k, int) and k in created]
+            made = self._forget_created(keys)
             if not made:
                 raise
-            kept = ", ".join(f"contact {cid} ({phone})" for cid, phone in made)
+            kept = ", ".join(f"contact {cid}" for cid in made)
             note = "were" if len(made) > 1 else "was"
             raise _with_note(
                 exc, f"{kept} {note} created for this add and kept, but not added to the segment"
             ) from exc
-        for k in keys:
-            self._created.pop(k, None)  # type: ignore[call-overload]
+        self._forget_created(keys)
         return MemberSet(keys=_member_order(fresh), context=fresh)
+
+    def _forget_created(self, keys: Sequence[Hashable]) -> list[int]:
+        """Ids of the contacts created for ``keys``, no longer remembered."""
+        known = dict(self._created)  # a copy: other segments' writes may add meanwhile
+        ids = {known[k] for k in keys if k in known}
+        for k in [k for k, v in known.items() if v in ids]:
+            self._created.pop(k, None)
+        return sorted(ids)
 
     def _contacts_by_id(self, recipients: Sequence[Recipient]) -> dict[str, str]:
         """Phone of each id-only recipient's contact (GET per id)."""

@@ -109,3 +109,26 @@ def test_failed_custom_update_says_the_created_contact_was_kept(start: Any) -> N
     assert "kept" in reason
     assert "66text v2.0.1" in reason
     assert p.segments[sid].settings.get("contacts_ids", []) == []
+
+
+def test_failed_bulk_update_names_contacts_made_for_profiles(start: Any) -> None:
+    """API-SPEC 1.6/1.11c: a bulk add with names creates those contacts first (bulk makes
+    bare ones); when the update then fails, the reason names them as created and kept."""
+    srv = start(profile="v2.0.1")
+    p = srv.platform
+    sid = p.add_segment("b", "bulk", phone_numbers=[phone(1)])
+    result = srv.client().recipients.add(str(sid), [Recipient(phone=phone(12), name="Named")])
+    made = next(c for c in p.contacts.values() if c.phone_number == phone(12))
+    assert result.items[0].status is OutcomeStatus.failed
+    assert f"contact {made.id} was created" in (result.items[0].reason or "")
+
+
+def test_successful_add_does_not_mention_created_contacts(start: Any) -> None:
+    """API-SPEC 1.7: when the update works, nothing is said about created contacts."""
+    srv = start(profile="v2.0.1", segment_update="ok")
+    sid = srv.platform.add_segment("c", "custom")
+    client = srv.client()
+    result = client.recipients.add(str(sid), [phone(13)])
+    assert result.items[0].status is OutcomeStatus.added
+    assert result.items[0].reason is None
+    assert client.adapter._created == {}  # type: ignore[attr-defined]
