@@ -5,18 +5,24 @@ adapter (66text). Private: the adapter in :mod:`.provider` is the public face. S
 from __future__ import annotations
 
 import itertools
-import json
-import math
 import re
-from collections.abc import Callable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+import requests
+from pydantic import Field, field_validator
 
+from segmentkit.adapter.wire import NativeRule, WireModel, json_list, php_object, utc_datetime
 from segmentkit.errors import (
+    APIError,
+    AuthenticationError,
     InvalidRecipientError,
+    QuotaExceededError,
+    SegmentkitError,
+    ValidationError,
+    error_class_for_status,
 )
 from segmentkit.models import (
     Operator,
@@ -24,9 +30,12 @@ from segmentkit.models import (
     Rule,
     Segment,
     SegmentKind,
+    SegmentQuery,
     normalize_email,
     normalize_phone,
 )
+
+from ._filters import COUNTRY_FIELDS, RULES, platform_picks
 
 # ---------------------------------------------------------------------------------- constants
 
@@ -35,23 +44,6 @@ _PER_PAGE = (10, 25, 50, 100, 250, 500, 1000)
 _UTC_FORMAT = "%Y-%m-%d %H:%M:%S"
 _TAGS = re.compile(r"<[^>]*>")
 _PAGE_IN_LINK = re.compile(r"[?&]page=(\d+)")
-#: Neutral operator → 66text filter condition (API-SPEC 1.6).
-_CONDITION_OF: dict[Operator, str] = {
-    Operator.equals: "exact",
-    Operator.not_equals: "not_exact",
-    Operator.contains: "contains",
-    Operator.not_contains: "not_contains",
-    Operator.starts_with: "starts_with",
-    Operator.not_starts_with: "not_starts_with",
-    Operator.ends_with: "ends_with",
-    Operator.not_ends_with: "not_ends_with",
-    Operator.greater_than: "bigger_than",
-    Operator.less_than: "lower_than",
-}
-_OPERATOR_OF: dict[str, Operator] = {v: k for k, v in _CONDITION_OF.items()}
-#: Rule fields that address the contact's derived country / continent (API-SPEC 1.6).
-_COUNTRY_FIELDS = {"country": "filters_countries", "continent": "filters_continents"}
-_CONTINENTS = frozenset({"AF", "AN", "AS", "EU", "NA", "OC", "SA"})
 _ORDER_FIELDS = {
     "id": "segment_id",
     "name": "name",
@@ -65,7 +57,15 @@ _PROFILE_KEYS = ("email", "first_name", "last_name")
 _T_NO_BEARER = "The request is missing the Bearer Authentication header."
 _T_NO_ACCESS = "You do not have access to the API."
 _T_REQUIRED = "You must fill all the required fields."
-_T_QUOTA = ("Your have exceeded the limits", "You have exceeded the limits", "You must delete")
+#: English titles → error class; documented 400 for missing fields, sent as 401 by every
+#: build seen (API-SPEC 1.3).
+_TITLES: dict[str, type[APIError]] = {
+    _T_NO_BEARER: AuthenticationError,
+    _T_NO_ACCESS: AuthenticationError,
+    _T_REQUIRED: ValidationError,
+}
+#: Plan-limit titles (API-SPEC 1.3; "Your have" is the platform's own spelling).
+_QUOTA = r"^(?:Your have|You have) exceeded the limits|^You must delete"
 
 _UPDATE_BUG = (
     "the segment update failed with an HTML 500 and was not applied; the server build "
@@ -79,31 +79,7 @@ _UPDATE_BUG = (
 _DateTime = datetime  # the field named `datetime` below would shadow the type
 
 
-def _parse_utc(value: Any) -> datetime | None:
-    """``Y-m-d H:i:s`` in UTC (API-SPEC 1.1) → aware datetime; blank/zero dates → None."""
-    if value is None or value == "" or (isinstance(value, str) and value.startswith("0000")):
-        return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    text = str(value).strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    # fromisoformat reads "Y-m-d H:i:s" directly and is far faster than strptime.
-    parsed = datetime.fromisoformat(text)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-
-
-def _php_object(value: Any) -> Any:
-    """PHP encodes an empty array as ``[]``; some builds store settings as JSON text."""
-    if isinstance(value, str):
-        value = json.loads(value) if value.strip() else {}
-    if value is None or (isinstance(value, list) and not value):
-        return {}
-    return value
-
-
-class _WireFilter(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class _WireFilter(WireModel):
     key: str
     condition: str = "exact"
     value: str = ""
@@ -114,8 +90,7 @@ class _WireFilter(BaseModel):
         return "" if v is None else str(v) if isinstance(v, int | float) else v
 
 
-class _WireSettings(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class _WireSettings(WireModel):
     phone_numbers: list[str | None] = Field(default_factory=list)
     contacts_ids: list[int] = Field(default_factory=list)
     filters_custom_parameters: list[_WireFilter] = Field(default_factory=list)
@@ -125,13 +100,10 @@ class _WireSettings(BaseModel):
     @field_validator("phone_numbers", "contacts_ids", "filters_custom_parameters", mode="before")
     @classmethod
     def _list(cls, v: Any) -> Any:
-        if v is None:
-            return []
-        return list(v.values()) if isinstance(v, dict) else v  # PHP arrays with gaps
+        return json_list(v)  # null, or a PHP array with gaps (an object keyed by index)
 
 
-class _WireSegment(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class _WireSegment(WireModel):
     id: int
     user_id: int | None = None
     name: str | None = None  # absent from the update answer (API-SPEC 1.6)
@@ -145,16 +117,15 @@ class _WireSegment(BaseModel):
     @field_validator("settings", mode="before")
     @classmethod
     def _settings(cls, v: Any) -> Any:
-        return _php_object(v)
+        return php_object(v)
 
     @field_validator("last_datetime", "datetime", mode="before")
     @classmethod
     def _dt(cls, v: Any) -> Any:
-        return _parse_utc(v)
+        return utc_datetime(v)
 
 
-class _WireContact(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class _WireContact(WireModel):
     id: int
     user_id: int | None = None
     name: str | None = None
@@ -167,7 +138,7 @@ class _WireContact(BaseModel):
     @field_validator("custom_parameters", mode="before")
     @classmethod
     def _params(cls, v: Any) -> Any:
-        return _php_object(v)
+        return php_object(v)
 
     @field_validator("has_opted_out", mode="before")
     @classmethod
@@ -175,8 +146,7 @@ class _WireContact(BaseModel):
         return False if v is None or v == "" else v
 
 
-class _WireMeta(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class _WireMeta(WireModel):
     # meta.page echoes the raw query value: "2" or 2 (API-SPEC 1.5).
     page: int | str | None = None
     total_pages: int | None = None
@@ -184,8 +154,7 @@ class _WireMeta(BaseModel):
     total_results: int | None = None  # what the source sends instead of `total` (1.5)
 
 
-class _WireList(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class _WireList(WireModel):
     data: list[dict[str, Any]]
     meta: _WireMeta = Field(default_factory=_WireMeta)
     links: dict[str, Any] = Field(default_factory=dict)
@@ -193,33 +162,32 @@ class _WireList(BaseModel):
     @field_validator("links", "meta", mode="before")
     @classmethod
     def _obj(cls, v: Any) -> Any:
-        return _php_object(v)
+        return php_object(v)
 
 
-class _WireId(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class _WireId(WireModel):
     id: int
 
 
 # ---------------------------------------------------------------------------------- mapping
 
 
+def _phone_entry(phone: str) -> tuple[str, bool]:
+    """(E.164, True) when libphonenumber accepts it, else (the number as stored, False)."""
+    try:
+        return normalize_phone(phone), True
+    except InvalidRecipientError:
+        return phone, False
+
+
 def _phone_key(phone: str) -> str:
     """E.164 when libphonenumber accepts it, else the platform's digits as stored."""
-    try:
-        return normalize_phone(phone)
-    except InvalidRecipientError:
-        return phone
+    return _phone_entry(phone)[0]
 
 
 def _rules_of(settings: _WireSettings) -> tuple[Rule, ...]:
     rules = [
-        Rule(
-            field=f.key,
-            operator=_OPERATOR_OF.get(f.condition, Operator.other),
-            values=(f.value,),
-            native_operator=f.condition,
-        )
+        RULES.from_native(NativeRule(f.key, f.condition, f.value))
         for f in settings.filters_custom_parameters
     ]
     for fname, codes in (
@@ -232,7 +200,7 @@ def _rules_of(settings: _WireSettings) -> tuple[Rule, ...]:
                     field=fname,
                     operator=Operator.in_,
                     values=tuple(codes),
-                    native_operator=_COUNTRY_FIELDS[fname],
+                    native_operator=COUNTRY_FIELDS[fname],
                 )
             )
     return tuple(rules)
@@ -255,12 +223,22 @@ def _to_segment(wire: _WireSegment, raw: dict[str, Any]) -> Segment:
         provider_type=wire.type,
         rules=_rules_of(wire.settings) if dynamic else (),
         match="all",
-        recipient_count=wire.total_contacts,
+        recipient_count=_recipient_count(wire),
         created_at=wire.datetime,
         updated_at=wire.last_datetime,
         extra=extra,
         raw=raw,
     )
+
+
+def _recipient_count(wire: _WireSegment) -> int | None:
+    """``total_contacts``, except for a ``bulk`` segment that links no contact ids: v2.0.1
+    counts linked contacts only and stores none for bulk segments made through the API, so
+    it reports 0 for a list of numbers (API-SPEC 1.11c); its members are its numbers."""
+    s = wire.settings
+    if wire.type == "bulk" and not s.contacts_ids and s.phone_numbers:
+        return len({_phone_key(p) for p in s.phone_numbers if p})
+    return wire.total_contacts
 
 
 def _to_recipient(wire: _WireContact, raw: dict[str, Any]) -> Recipient:
@@ -296,56 +274,6 @@ def _to_recipient(wire: _WireContact, raw: dict[str, Any]) -> Recipient:
         raw=raw,
         **fields,
     )
-
-
-def _numeric(value: str) -> float:
-    try:
-        number = float(value.strip())
-    except ValueError:
-        return 0.0
-    return number if math.isfinite(number) else 0.0
-
-
-def _condition(condition: str, stored: str, wanted: str) -> bool:
-    """A filter condition as the real server evaluates it: **case-sensitive** (MariaDB's
-    ``JSON_UNQUOTE`` yields a binary collation, so ``city exact roma`` does not match ``Roma``
-    and ``tier contains OL`` does not match ``gold``, API-SPEC 1.11c); numeric comparisons
-    treat non-numbers as 0 (API-SPEC 1.6); unknown conditions are ``exact``."""
-    if condition == "bigger_than":
-        return _numeric(stored) > _numeric(wanted)
-    if condition == "lower_than":
-        return _numeric(stored) < _numeric(wanted)
-    s, w = stored, wanted
-    tests: dict[str, Callable[[], bool]] = {
-        "not_exact": lambda: s != w,
-        "contains": lambda: w in s,
-        "not_contains": lambda: w not in s,
-        "starts_with": lambda: s.startswith(w),
-        "not_starts_with": lambda: not s.startswith(w),
-        "ends_with": lambda: s.endswith(w),
-        "not_ends_with": lambda: not s.endswith(w),
-    }
-    return tests.get(condition, lambda: s == w)()  # unknown conditions are `exact`
-
-
-def _platform_picks(settings: _WireSettings, contact: _WireContact) -> bool:
-    """Whether the platform would put ``contact`` in a filter segment now (API-SPEC 1.6):
-    all conditions ANDed, opted-out contacts excluded, a missing key never matches (even for
-    negated conditions), and a segment with no filters at all matches nobody."""
-    countries = settings.filters_countries or []
-    continents = settings.filters_continents or []
-    params = settings.filters_custom_parameters
-    if contact.has_opted_out or not (params or countries or continents):
-        return False
-    values = contact.custom_parameters
-    for f in params:
-        if f.key not in values or values[f.key] is None:
-            return False
-        if not _condition(f.condition, str(values[f.key]), f.value):
-            return False
-    if countries and (contact.country_code or "") not in countries:
-        return False
-    return not (continents and (contact.continent_code or "") not in continents)
 
 
 def _platform_name(name: str) -> str:
@@ -435,6 +363,7 @@ class _Cursor:
     phones: list[str] = field(default_factory=list)  # bulk: members in order
     want_ids: set[int] = field(default_factory=set)
     want_phones: set[str] = field(default_factory=set)
+    valid: set[str] = field(default_factory=set)  # bulk: members normalize_phone accepted
     settings: _WireSettings | None = None
     by_id: bool = False
     total: int | None = None
@@ -453,3 +382,117 @@ class _Listing:
     total_pages: int | None
     total: int | None
     next_page: int | None
+
+
+# ---------------------------------------------------------------------------------- helpers
+
+
+def _member_order(wire: _WireSegment) -> tuple[Hashable, ...]:
+    """A static segment's member keys in stored order: E.164 phones (bulk) or contact ids."""
+    if wire.type == "bulk":
+        return tuple(dict.fromkeys(_phone_key(p) for p in wire.settings.phone_numbers if p))
+    return tuple(dict.fromkeys(wire.settings.contacts_ids))
+
+
+def _with_note(exc: SegmentkitError, note: str) -> SegmentkitError:
+    """``exc``'s error class and details, its message followed by ``note``."""
+    if isinstance(exc, APIError):
+        text = "; ".join(exc.messages)  # the message, or the platform's messages
+        return type(exc)(
+            f"{text}; {note}" if text else note,
+            provider=exc.provider,
+            status_code=exc.status_code,
+            raw_body=exc.raw_body,
+            retry_after=exc.retry_after,
+        )
+    return SegmentkitError(f"{exc}; {note}")
+
+
+def _has_profile(r: Recipient) -> bool:
+    return bool(r.name or r.first_name or r.last_name or r.email or r.attributes)
+
+
+def _ids_of(items: Iterable[Any]) -> list[int]:
+    out = []
+    for raw in items:
+        ident = raw.get("id") if isinstance(raw, dict) else None
+        if isinstance(ident, int) or (isinstance(ident, str) and ident.isdigit()):
+            out.append(int(ident))
+    return out
+
+
+def _first_error(body: Any) -> tuple[str, Any]:
+    """(title, status as sent) of the first entry of an ``errors`` envelope (API-SPEC 1.3)."""
+    errors = body.get("errors") if isinstance(body, dict) else None
+    first = errors[0] if isinstance(errors, list) and errors else None
+    if not isinstance(first, dict):
+        return "", None
+    return str(first.get("title") or ""), first.get("status")
+
+
+def _as_int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _segment_params(query: SegmentQuery) -> dict[str, Any]:
+    """The newer documented list filters (API-SPEC 1.6); v2.0.1 ignores them all."""
+    params: dict[str, Any] = {}
+    if query.search:
+        params.update(search=query.search, search_by="name")
+    ptype = query.provider_type
+    if ptype is None and query.kind is SegmentKind.dynamic:
+        ptype = "filter"
+    if ptype:
+        params["type"] = ptype
+    created = (query.created_after, query.created_before)
+    updated = (query.updated_after, query.updated_before)
+    for fname, (start, end) in (("datetime", created), ("last_datetime", updated)):
+        if start is None and end is None:
+            continue
+        params["datetime_field"] = fname  # one field per request; the other is client-side
+        # Whole seconds, rounded outwards, so the server returns a superset.
+        if start is not None:
+            params["datetime_start"] = start.astimezone(timezone.utc).strftime(_UTC_FORMAT)
+        if end is not None:
+            params["datetime_end"] = end.astimezone(timezone.utc).strftime(_UTC_FORMAT)
+        break
+    if query.order_by is not None:
+        params["order_by"] = _ORDER_FIELDS[query.order_by]
+        params["order_type"] = "DESC" if query.descending else "ASC"
+    return params
+
+
+def _picks(settings: _WireSettings, contact: _WireContact) -> bool:
+    """:func:`._filters.platform_picks` for a wire segment's settings and a wire contact."""
+    return platform_picks(
+        [(f.key, f.condition, f.value) for f in settings.filters_custom_parameters],
+        settings.filters_countries,
+        settings.filters_continents,
+        params=contact.custom_parameters,
+        country=contact.country_code,
+        continent=contact.continent_code,
+        opted_out=contact.has_opted_out,
+    )
+
+
+def _classify(response: requests.Response, body: Any) -> APIError | None:
+    """What the error table cannot say (API-SPEC 1.3): ``status`` sent as the *string*
+    ``"401"`` only happens for a missing or malformed Bearer header, whatever the language
+    of the title → :class:`AuthenticationError`; an ``errors`` envelope inside HTTP 2xx is
+    classified by the status it carries."""
+    if not (isinstance(body, dict) and isinstance(body.get("errors"), list)):
+        return None
+    title, raw_status = _first_error(body)
+    status = response.status_code
+    if isinstance(raw_status, str) and raw_status.strip() == "401" and status in (200, 401):
+        return AuthenticationError(title or "HTTP 401", status_code=401)
+    if status >= 300:
+        return None  # the declared table decides
+    code = _as_int(raw_status) or 400
+    cls = _TITLES.get(title) or error_class_for_status(code)
+    if re.search(_QUOTA, title):
+        cls = QuotaExceededError
+    return cls(title or f"HTTP {code}", status_code=code)

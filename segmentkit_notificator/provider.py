@@ -18,15 +18,14 @@ What the adapter does beyond plain calls:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Hashable, Iterable, Sequence
-from datetime import timezone
 from typing import Any
 
 import requests
 from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
 
 from segmentkit.adapter.stores import MemberSet, MemberSetStore, Refusal
+from segmentkit.adapter.wire import describe
 from segmentkit.errors import (
     APIError,
     AuthenticationError,
@@ -40,42 +39,42 @@ from segmentkit.errors import (
     ValidationError,
 )
 from segmentkit.hookspecs import hookimpl
-from segmentkit.http import RateLimit, RepeatGuard, Retry
+from segmentkit.http import ErrorRules, PageNumber, RateLimit, RepeatGuard, Retry
 from segmentkit.membership import segment_lock
 from segmentkit.models import (
     Match,
-    Operator,
     Page,
     Recipient,
     Rule,
     Segment,
-    SegmentKind,
     SegmentQuery,
 )
 from segmentkit.provider import Provider
 
+from ._filters import COUNTRY_FIELDS, RULES, country_codes
 from ._wire import (
-    _CONDITION_OF,
-    _CONTINENTS,
-    _COUNTRY_FIELDS,
-    _OPERATOR_OF,
-    _ORDER_FIELDS,
     _PAGE_IN_LINK,
     _PER_PAGE,
     _PROFILE_KEYS,
+    _QUOTA,
     _T_NO_ACCESS,
     _T_NO_BEARER,
-    _T_QUOTA,
-    _T_REQUIRED,
+    _TITLES,
     _UPDATE_BUG,
-    _UTC_FORMAT,
+    _classify,
     _Cursor,
     _Desired,
+    _first_error,
+    _has_profile,
+    _ids_of,
     _Listing,
+    _member_order,
+    _phone_entry,
     _phone_key,
+    _picks,
     _platform_name,
-    _platform_picks,
     _rules_of,
+    _segment_params,
     _serials,
     _to_recipient,
     _to_segment,
@@ -84,9 +83,11 @@ from ._wire import (
     _WireList,
     _WireSegment,
     _WireSettings,
+    _with_note,
 )
 
 __all__ = ["NotificatorProvider"]
+
 
 # ---------------------------------------------------------------------------------- the adapter
 
@@ -111,6 +112,9 @@ class NotificatorProvider(Provider, MemberSetStore):
     # refuses with "Reset: 0" during that last second (API-SPEC 1.11c).
     rate_limit = RateLimit(60, 60.0, scope="account", whole_seconds=True)
     accepts_ids_on_add = True
+    # `?page=N&results_per_page=M`; the last page from meta.total_pages, else from
+    # links.next in either `?page=N` or `?&page=N` form (API-SPEC 1.5, see _list).
+    paging = PageNumber(page="page", size="results_per_page", total_pages="meta.total_pages")
 
     class Credentials(BaseModel):
         """``api_key``: the account's API key (``Authorization: Bearer``)."""
@@ -130,82 +134,69 @@ class NotificatorProvider(Provider, MemberSetStore):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._key_accepted = False  # set once any authenticated answer succeeded
+        # Contacts this client created, id → phone: a member write that fails afterwards says
+        # they were created and kept (contacts outlive a failed segment update, API-SPEC 1.7).
+        self._created: dict[Hashable, int] = {}
 
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.secret('api_key')}"}
 
     # ------------------------------------------------------------------ errors (API-SPEC 1.3)
+    # `{"errors": [{"title", "status"}]}`. Titles are matched only where they are the
+    # platform's English ones; deployments may translate them (1.3), so the fallback is by
+    # status: every validation and plan-limit failure is also sent as 401 (1.3).
+    errors = ErrorRules(
+        status={
+            400: ValidationError,
+            401: AuthenticationError,
+            404: NotFoundError,
+            429: RateLimitError,
+        },
+        titles=_TITLES,
+        messages=[(_QUOTA, QuotaExceededError)],
+        success=lambda body: not (isinstance(body, dict) and "errors" in body),
+        classify=lambda response, body: _classify(response, body),
+    )
 
     def error_from_response(self, response: requests.Response, body: Any) -> APIError | None:
-        """Map ``{"errors": [{"title", "status"}]}`` to the error tree.
-
-        Titles are matched only where they are the platform's English ones; deployments may
-        translate them (1.3), so the fallback is by status and situation:
-
-        * ``status`` sent as the *string* ``"401"`` only happens for a missing/malformed
-          Bearer header → :class:`AuthenticationError` whatever the language;
-        * every validation and plan-limit failure is also sent as 401 (1.3). An unrecognised
-          401 title on a read (GET/DELETE carry no fields) is :class:`AuthenticationError`.
-          On a write it is :class:`AuthenticationError` only while this client has never had
-          its key accepted; once a request succeeded, the key is known good and the 401
-          is the platform refusing the input (missing fields or plan limits) →
-          :class:`ValidationError`, whose message carries the platform's title.
+        """The declared :attr:`errors`, plus what depends on this client's history: an
+        unrecognised 401 title on a write is :class:`AuthenticationError` only while this
+        client has never had its key accepted; once a request succeeded, the key is known
+        good and the 401 is the platform refusing the input (missing fields or plan limits,
+        API-SPEC 1.3) → :class:`ValidationError`, whose message carries the platform's title.
         """
-        status = response.status_code
-        if status < 300 and not (isinstance(body, dict) and "errors" in body):
-            if 200 <= status < 300:
+        error = super().error_from_response(response, body)
+        if error is None:
+            if 200 <= response.status_code < 300:
                 self._key_accepted = True
             return None
-        if not isinstance(body, dict) or not isinstance(body.get("errors"), list):
-            return None  # HTML 5xx and the like: the core's status table applies
-        first = body["errors"][0] if body["errors"] else {}
-        title = str(first.get("title") or "") if isinstance(first, dict) else ""
-        raw_status = first.get("status") if isinstance(first, dict) else None
-        message = title or f"HTTP {status}"
-        code = status if status >= 300 else _as_int(raw_status) or 400
-        if code == 429:
-            return RateLimitError(message, status_code=code)
-        if code == 404:
-            return NotFoundError(message, status_code=code)
-        if code == 401:
-            return self._classify_401(response, title, raw_status, message)
-        if code == 400:
-            return ValidationError(message, status_code=code)
-        if code >= 500:
-            return ServerError(message, status_code=code)
-        return None  # the core's table (403 …) with the platform's messages
-
-    def _classify_401(
-        self, response: requests.Response, title: str, raw_status: Any, message: str
-    ) -> APIError:
-        if isinstance(raw_status, str) or title in (_T_NO_BEARER, _T_NO_ACCESS):
-            return AuthenticationError(message, status_code=401)
-        if title == _T_REQUIRED:
-            # Documented as 400, sent as 401 by every build seen (API-SPEC 1.3).
-            return ValidationError(message, status_code=401)
-        if title.startswith(_T_QUOTA):
-            return QuotaExceededError(message, status_code=401)
         method = (response.request.method or "GET").upper() if response.request else "GET"
-        if method in ("POST", "PUT", "PATCH") and self._key_accepted:
+        title, raw_status = _first_error(body)
+        if (
+            type(error) is AuthenticationError
+            and self._key_accepted
+            and method in ("POST", "PUT", "PATCH")
+            and not isinstance(raw_status, str)
+            and title not in (_T_NO_BEARER, _T_NO_ACCESS)
+        ):
             return ValidationError(
-                f"{message} (HTTP 401 on a write with a working key: the platform refused "
-                "the input or the plan's limits)",
+                f"{title or 'HTTP 401'} (HTTP 401 on a write with a working key: the platform "
+                "refused the input or the plan's limits)",
                 status_code=401,
             )
-        return AuthenticationError(message, status_code=401)
+        return error
 
     # ------------------------------------------------------------------ lists (API-SPEC 1.5)
 
     def _list(self, path: str, number: int, per_page: int, params: dict[str, Any]) -> _Listing:
-        body = self.request(
-            "GET", path, params={**params, "page": number, "results_per_page": per_page}
-        )
+        body = self.request("GET", path, params={**params, **self.paging.params(number, per_page)})
         wire = self.parse(_WireList, body, what=f"{path} list")
         meta = wire.meta
         total_pages = meta.total_pages
         nxt: int | None = None
         if total_pages is not None:
-            nxt = number + 1 if number < total_pages else None
+            # No short-page rule (size None): v2.0.1 may serve fewer than asked (API-SPEC 1.5).
+            nxt = self.paging.next_token(number, body, len(wire.data), None)
         else:
             link = wire.links.get("next")
             # Both `?page=N` (docs) and `?&page=N` (source) forms (API-SPEC 1.5).
@@ -216,39 +207,12 @@ class NotificatorProvider(Provider, MemberSetStore):
         total = meta.total if meta.total is not None else meta.total_results
         return _Listing(wire.data, number, total_pages, total, nxt)
 
-    def _segment_params(self, query: SegmentQuery) -> dict[str, Any]:
-        """The newer documented list filters (API-SPEC 1.6); v2.0.1 ignores them all."""
-        params: dict[str, Any] = {}
-        if query.search:
-            params.update(search=query.search, search_by="name")
-        ptype = query.provider_type
-        if ptype is None and query.kind is SegmentKind.dynamic:
-            ptype = "filter"
-        if ptype:
-            params["type"] = ptype
-        created = (query.created_after, query.created_before)
-        updated = (query.updated_after, query.updated_before)
-        for fname, (start, end) in (("datetime", created), ("last_datetime", updated)):
-            if start is None and end is None:
-                continue
-            params["datetime_field"] = fname  # one field per request; the other is client-side
-            # Whole seconds, rounded outwards, so the server returns a superset.
-            if start is not None:
-                params["datetime_start"] = start.astimezone(timezone.utc).strftime(_UTC_FORMAT)
-            if end is not None:
-                params["datetime_end"] = end.astimezone(timezone.utc).strftime(_UTC_FORMAT)
-            break
-        if query.order_by is not None:
-            params["order_by"] = _ORDER_FIELDS[query.order_by]
-            params["order_type"] = "DESC" if query.descending else "ASC"
-        return params
-
     def _segment(self, raw: Any) -> Segment:
         return _to_segment(self.parse(_WireSegment, raw, what="segment"), raw)
 
     def list_segments(self, query: SegmentQuery, page: Any) -> Page[Segment]:
         per_page = next((n for n in _PER_PAGE if n >= (query.page_size or 1000)), 1000)
-        params = self._segment_params(query)
+        params = _segment_params(query)
         number = int(page or 1)
         listing = self._list("segments", number, per_page, params)
         self.page_fetched("segments", number, len(listing.items), listing.total_pages)
@@ -281,51 +245,24 @@ class NotificatorProvider(Provider, MemberSetStore):
         return _to_segment(wire, raw)
 
     def _rules_desired(self, rules: Sequence[Rule], match: Match) -> _Desired:
-        """Translate rules into filter settings, or raise before any request."""
-        if match == "any" and len(rules) > 1:
-            raise self.unsupported(
-                "a segment matching ANY of several rules",
-                "66text filter segments AND every condition (API-SPEC 1.6).",
-            )
+        """Translate rules into filter settings, or raise before any request: custom
+        parameters through the declared dialect (:data:`._filters.RULES`), ``country`` and
+        ``continent`` as the platform's code lists (API-SPEC 1.6)."""
+        if match == "any" and len(rules) > 1 and not RULES.any_of:
+            raise RULES.unsupported("a segment matching ANY of several rules")
         desired = _Desired("filter")
+        params: list[Rule] = []
         for rule in rules:
-            label = f"rule {rule.field} {rule.operator.value} {list(rule.values)}"
-            target = _COUNTRY_FIELDS.get(rule.field.lower())
-            if target is not None:
-                if rule.operator not in (Operator.in_, Operator.equals) or not rule.values:
-                    raise self.unsupported(
-                        label, f"{rule.field} rules take 'in' or 'equals' with ISO codes."
-                    )
-                codes = [v.strip().upper() for v in rule.values]
-                valid = _CONTINENTS if target == "filters_continents" else None
-                if any(
-                    not re.fullmatch(r"[A-Z]{2}", c) or (valid and c not in valid) for c in codes
-                ):
-                    raise self.unsupported(label, "codes must be ISO alpha-2 / continent codes.")
-                attr = "countries" if target == "filters_countries" else "continents"
-                if getattr(desired, attr) is not None:
-                    raise self.unsupported(label, f"only one {rule.field} rule is possible.")
-                setattr(desired, attr, list(dict.fromkeys(codes)))
+            target = COUNTRY_FIELDS.get(rule.field.lower())
+            if target is None:
+                params.append(rule)
                 continue
-            if rule.operator is Operator.other and rule.native_operator in _OPERATOR_OF:
-                condition = rule.native_operator
-            elif rule.operator is Operator.in_ and len(rule.values) == 1:
-                condition = "exact"
-            else:
-                condition = _CONDITION_OF.get(rule.operator, "")
-            if not condition or len(rule.values) != 1:
-                raise self.unsupported(
-                    label,
-                    "66text filters compare one custom parameter with one value using exact, "
-                    "not_exact, (not_)contains, (not_)starts_with, (not_)ends_with, "
-                    "bigger_than or lower_than (API-SPEC 1.6).",
-                )
-            key, value = rule.field.strip(), rule.values[0]
-            if len(key) > 64 or len(value) > 512:
-                raise self.unsupported(label, "keys are cut at 64 and values at 512 characters.")
-            desired.filters.append((key, condition, value))
-        if len(desired.filters) > 50:
-            raise self.unsupported("more than 50 parameter rules", "the platform keeps 50.")
+            attr = "countries" if target == "filters_countries" else "continents"
+            codes = country_codes(rule, target)
+            if getattr(desired, attr) is not None:
+                raise self.unsupported(describe(rule), f"only one {rule.field} rule is possible.")
+            setattr(desired, attr, codes)
+        desired.filters = [(n.field, n.condition, n.value) for n in RULES.to_native(params)]
         return desired
 
     def _recipients_desired(self, recipients: Sequence[Recipient]) -> _Desired:
@@ -385,8 +322,12 @@ class NotificatorProvider(Provider, MemberSetStore):
     ) -> Segment:
         if rules is not None:
             desired = self._rules_desired(rules, match)
+        elif not recipients:
+            # v2.0.1 answers a bulk create without numbers with an HTML 500 (its query ends in
+            # `IN ( )`, API-SPEC 1.11c); an empty `custom` segment is the same empty member list.
+            desired = _Desired("custom")
         else:  # `match` means nothing for a member list
-            desired = self._recipients_desired(list(recipients or ()))
+            desired = self._recipients_desired(list(recipients))
         stored_name = _platform_name(name)
         # Request economy: no name listing before the write. Segment ids only grow, so a
         # segment named like ours with an id above the newest id known before the write can
@@ -547,7 +488,7 @@ class NotificatorProvider(Provider, MemberSetStore):
             number = listing.next_page
         return found
 
-    def _create_contact(self, r: Recipient) -> _WireContact | str:
+    def _create_contact(self, r: Recipient, *, record: bool = False) -> _WireContact | str:
         """Create a contact for ``r``; a reason string when that is impossible."""
         phone = r.phone or ""
         form: list[tuple[str, str]] = [("phone_number", phone), ("name", r.name or "")]
@@ -564,16 +505,19 @@ class NotificatorProvider(Provider, MemberSetStore):
 
         try:
             body = self.write("POST", "contacts", data=form, reconcile=reconcile)
-            ident = self.parse(
-                _WireId,
-                body.get("data") if isinstance(body, dict) else None,
-                what="created contact",
-            )
+            data = body.get("data") if isinstance(body, dict) else None
+            ident = self.parse(_WireId, data, what="created contact")
             if ident.id:
                 contact = self._contact(ident.id)
                 if contact is not None:
+                    if record:  # by both member keys: its id (custom) and its phone (bulk)
+                        self._created[contact.id] = self._created[_phone_key(phone)] = ident.id
                     return contact
-            # id 0: the number already exists (phone numbers are unique platform-wide,
+            elif isinstance(data, dict) and not data.get("phone_number"):
+                # id 0 and no number: libphonenumber on the server could not parse it, nothing
+                # was stored (API-SPEC 1.11c; observed on v2.0.1).
+                return "the platform refused the phone number as invalid (contact id 0)"
+            # id 0 with the number: it already exists (phone numbers are unique platform-wide,
             # API-SPEC 1.7) — maybe ours, created meanwhile, maybe another account's.
             hit = self._find_contacts([phone]).get(phone)
         except SegmentkitError as exc:
@@ -585,32 +529,29 @@ class NotificatorProvider(Provider, MemberSetStore):
             )
         return hit
 
-    def _ensure_contacts(self, recipients: Sequence[Recipient]) -> dict[str, _WireContact | str]:
-        """A contact (or a reason) for each recipient's phone: found, else created."""
+    def _ensure_contacts(
+        self, recipients: Sequence[Recipient], *, record: bool = False
+    ) -> dict[str, _WireContact | str]:
+        """A contact (or a reason) for each recipient's phone: found, else created (and, with
+        ``record``, remembered until the member write that needs it is done)."""
         by_phone = {r.phone: r for r in recipients if r.phone}
         result: dict[str, _WireContact | str] = dict(self._find_contacts(by_phone))
-        missing = [r for p, r in by_phone.items() if p not in result]
-        for r, made in zip(
-            missing, self.map_concurrent(self._create_contact, missing), strict=True
-        ):
-            result[r.phone or ""] = made
+        # One create at a time through the session, which paces them to the key's budget
+        # (60/min, API-SPEC 1.4) and reconciles each: no adapter-side thread pool.
+        for p, r in by_phone.items():
+            if p not in result:
+                result[p] = self._create_contact(r, record=record)
         return result
 
     # ------------------------------------------------------------------ recipients
 
     def list_recipients(self, segment_id: str, page: Any) -> Page[Recipient]:
-        """Members, one Page per contacts page read.
-
-        ``bulk``: ``settings.phone_numbers``, enriched from the account's contacts (a number
-        with a contact comes back with its id, name and fields, also when the segment links no
-        ids, as v2.0.1 stores for bulk segments made through the API, API-SPEC 1.11c; the
-        contacts are paged 1000 at a time and reading stops once every number is matched);
-        ``custom``:
-        ``settings.contacts_ids`` resolved through ``/contacts``, by id when that takes fewer
-        requests than paging; ``filter``: the platform lists no members (``contacts_ids`` is
-        always ``[]``), so its rules are evaluated here over the account's contacts — the
-        answer is *who the platform would pick now* (API-SPEC 1.6).
-        """
+        """Members, one Page per contacts page read. ``bulk``: ``settings.phone_numbers``,
+        enriched from the account's contacts (paged 1000 at a time until every number is
+        matched: v2.0.1 links no ids for bulk segments made through the API, API-SPEC 1.11c);
+        ``custom``: ``settings.contacts_ids`` through ``/contacts``, by id when that takes
+        fewer requests than paging; ``filter``: its rules evaluated here over the contacts —
+        *who the platform would pick now* (it lists no members, API-SPEC 1.6)."""
         cursor = page if isinstance(page, _Cursor) else self._start_cursor(segment_id)
         if cursor.kind == "filter":
             return self._filter_page(cursor)
@@ -621,7 +562,13 @@ class NotificatorProvider(Provider, MemberSetStore):
         s = wire.settings
         cursor = _Cursor(kind=wire.type, page=1, serial=next(_serials), settings=s)
         if wire.type == "bulk":
-            cursor.phones = list(dict.fromkeys(_phone_key(p) for p in s.phone_numbers if p))
+            for raw_phone in s.phone_numbers:
+                if raw_phone:
+                    key, valid = _phone_entry(raw_phone)
+                    cursor.phones.append(key)
+                    if valid:
+                        cursor.valid.add(key)
+            cursor.phones = list(dict.fromkeys(cursor.phones))
             cursor.want_phones = set(cursor.phones)
             cursor.total = len(cursor.phones)
         elif wire.type == "custom":
@@ -688,6 +635,7 @@ class NotificatorProvider(Provider, MemberSetStore):
                     page=listing.next_page,
                     serial=cursor.serial,
                     phones=cursor.phones,
+                    valid=cursor.valid,
                     want_ids=cursor.want_ids,
                     want_phones=cursor.want_phones,
                     # Fewer ids left than pages: fetch them one by one instead.
@@ -696,12 +644,13 @@ class NotificatorProvider(Provider, MemberSetStore):
                 )
         if nxt is None and cursor.kind == "bulk":
             # Numbers without a contact of this account are members too (bare phones).
-            for phone in cursor.phones:
-                if phone in cursor.want_phones:
-                    try:
-                        items.append(Recipient(phone=phone))
-                    except InvalidRecipientError:
-                        continue
+            # The keys are normalize_phone's E.164 output where it accepted the number, so those
+            # are built without a second validation; the rest are not valid recipients.
+            items.extend(
+                Recipient._trusted(phone=phone)
+                for phone in cursor.phones
+                if phone in cursor.want_phones and phone in cursor.valid
+            )
             cursor.want_phones.clear()
         return Page(items=items, page=cursor.page, total=cursor.total, next_page=nxt)
 
@@ -717,7 +666,7 @@ class NotificatorProvider(Provider, MemberSetStore):
         items: list[Recipient] = []
         for raw in listing.items:
             contact = self.parse(_WireContact, raw, what="contact")
-            if _platform_picks(settings, contact):
+            if _picks(settings, contact):
                 items.append(_to_recipient(contact, raw))
         nxt = None
         if listing.next_page is not None:
@@ -757,7 +706,7 @@ class NotificatorProvider(Provider, MemberSetStore):
             by_id = self._contacts_by_id([r for r in recipients if not r.phone])
             with_profile = [r for r in recipients if r.phone and _has_profile(r)]
             # bulk creates bare contacts; make them first so names and fields survive.
-            made = self._ensure_contacts(with_profile) if with_profile else {}
+            made = self._ensure_contacts(with_profile, record=True) if with_profile else {}
             for r in recipients:
                 phone = r.phone or by_id.get(r.id or "")
                 if isinstance(made.get(r.phone or ""), str):
@@ -767,7 +716,7 @@ class NotificatorProvider(Provider, MemberSetStore):
                 else:
                     keys.append(_phone_key(phone))
             return keys
-        contacts = self._ensure_contacts([r for r in recipients if r.phone])
+        contacts = self._ensure_contacts([r for r in recipients if r.phone], record=True)
         for r in recipients:
             found: Any = contacts.get(r.phone) if r.phone else None
             if r.phone and isinstance(found, str):
@@ -814,8 +763,27 @@ class NotificatorProvider(Provider, MemberSetStore):
             if wire.type == "bulk"
             else _Desired("custom", ids=[int(str(k)) for k in keys])
         )
-        fresh, _ = self._write_settings(segment_id, wire.name or "", desired, wire)
+        try:
+            fresh, _ = self._write_settings(segment_id, wire.name or "", desired, wire)
+        except SegmentkitError as exc:
+            made = self._forget_created(keys)
+            if not made:
+                raise
+            kept = ", ".join(f"contact {cid}" for cid in made)
+            note = "were" if len(made) > 1 else "was"
+            raise _with_note(
+                exc, f"{kept} {note} created for this add and kept, but not added to the segment"
+            ) from exc
+        self._forget_created(keys)
         return MemberSet(keys=_member_order(fresh), context=fresh)
+
+    def _forget_created(self, keys: Sequence[Hashable]) -> list[int]:
+        """Ids of the contacts created for ``keys``, no longer remembered."""
+        known = dict(self._created)  # a copy: other segments' writes may add meanwhile
+        ids = {known[k] for k in keys if k in known}
+        for k in [k for k, v in known.items() if v in ids]:
+            self._created.pop(k, None)
+        return sorted(ids)
 
     def _contacts_by_id(self, recipients: Sequence[Recipient]) -> dict[str, str]:
         """Phone of each id-only recipient's contact (GET per id)."""
@@ -828,34 +796,7 @@ class NotificatorProvider(Provider, MemberSetStore):
         return out
 
 
-def _member_order(wire: _WireSegment) -> tuple[Hashable, ...]:
-    """A static segment's member keys in stored order: E.164 phones (bulk) or contact ids."""
-    if wire.type == "bulk":
-        return tuple(dict.fromkeys(_phone_key(p) for p in wire.settings.phone_numbers if p))
-    return tuple(dict.fromkeys(wire.settings.contacts_ids))
-
-
-def _has_profile(r: Recipient) -> bool:
-    return bool(r.name or r.first_name or r.last_name or r.email or r.attributes)
-
-
-def _as_int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
 @hookimpl
 def segmentkit_register_providers(register: Any) -> None:
     """Register the 66text adapter."""
     register(NotificatorProvider)
-
-
-def _ids_of(items: Iterable[Any]) -> list[int]:
-    out = []
-    for raw in items:
-        ident = raw.get("id") if isinstance(raw, dict) else None
-        if isinstance(ident, int) or (isinstance(ident, str) and ident.isdigit()):
-            out.append(int(ident))
-    return out

@@ -1,0 +1,197 @@
+"""Reusable pieces for adapters' wire models and rule translation.
+
+Platforms written in PHP and similar stacks share a few habits an adapter otherwise re-derives
+each time; these helpers name them once:
+
+* :class:`WireModel` — a pydantic base that ignores fields the platform adds later;
+* :func:`php_object` — PHP's ``json_encode`` writes an empty array as ``[]`` where an object
+  is meant, and some builds store nested objects as JSON text;
+* :func:`utc_datetime` — ``"Y-m-d H:i:s"`` timestamps in UTC (``0000-…`` and blanks = unset);
+* :func:`json_list` — a list sent as a list, as a JSON string, as a PHP array with gaps
+  (an object keyed by index), or as ``null``;
+* :class:`RuleDialect` — which neutral :class:`~segmentkit.models.Rule` operators and fields a
+  platform can express, with its limits; :meth:`RuleDialect.to_native` raises
+  :class:`~segmentkit.errors.UnsupportedOperationError` naming the rule *before* any request,
+  :meth:`RuleDialect.from_native` maps stored conditions back.
+
+Use them as ``field_validator(..., mode="before")`` bodies, e.g.::
+
+    class WireSegment(WireModel):
+        settings: WireSettings
+
+        @field_validator("settings", mode="before")
+        @classmethod
+        def _settings(cls, v: Any) -> Any:
+            return php_object(v)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from ..errors import UnsupportedOperationError
+from ..models import Match, Operator, Rule
+
+__all__ = [
+    "NativeRule",
+    "RuleDialect",
+    "WireModel",
+    "json_list",
+    "php_object",
+    "utc_datetime",
+]
+
+
+class WireModel(BaseModel):
+    """Base for wire models: unknown fields are ignored (platforms add fields without
+    notice), values are validated in pydantic's lax mode (``"12"`` → ``12``)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+def php_object(value: Any) -> Any:
+    """An object field as PHP sends it → a mapping (or the value unchanged).
+
+    ``[]`` and ``null`` → ``{}`` (``json_encode`` of an empty PHP array); a JSON string →
+    its decoded value (builds that store the object as text); a blank string → ``{}``.
+    """
+    if isinstance(value, str):
+        value = json.loads(value) if value.strip() else {}
+    if value is None or (isinstance(value, list) and not value):
+        return {}
+    return value
+
+
+def json_list(value: Any) -> Any:
+    """A list field → a list: ``null`` and blank strings → ``[]``, a JSON string → its decoded
+    value, an object keyed by index (a PHP array with gaps) → its values in order."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = json.loads(value) if value.strip() else []
+    if isinstance(value, Mapping):
+        return list(value.values())
+    return value
+
+
+def utc_datetime(value: Any) -> datetime | None:
+    """``"Y-m-d H:i:s"`` in UTC (also ISO 8601 with ``Z`` or an offset) → an aware
+    :class:`datetime`; ``None``, ``""`` and MySQL zero dates (``0000-…``) → ``None``. A naive
+    :class:`datetime` is taken as UTC."""
+    if value is None or value == "" or (isinstance(value, str) and value.startswith("0000")):
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    text = str(value).strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    # fromisoformat reads "Y-m-d H:i:s" directly and is far faster than strptime.
+    parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class NativeRule:
+    """One rule in a platform's terms: ``field`` compared with ``condition`` to ``value``."""
+
+    field: str
+    condition: str
+    value: str
+
+
+@dataclass(frozen=True)
+class RuleDialect:
+    """What a platform's dynamic segments can say, declared once.
+
+    * ``operators`` — neutral operator → the platform's condition name; a rule with
+      :attr:`Operator.other` may name a native condition directly (``native_operator``) when
+      it is one of these values; ``in`` with one value is taken as ``equals``;
+    * ``fields`` — when given, the only field names accepted (compared case-insensitively);
+      ``None`` accepts any field (custom parameters);
+    * ``any_of`` — whether several rules may be ORed (``match="any"``);
+    * ``max_rules``, ``key_max``, ``value_max`` — the platform's limits (``None``: none);
+    * ``name`` — the platform, for messages; ``reference`` — where the rules are documented.
+
+    Each rule compares one field with one value; rules the table cannot express raise
+    :class:`UnsupportedOperationError` naming the rule, before any request.
+    """
+
+    name: str
+    operators: Mapping[Operator, str]
+    fields: frozenset[str] | None = None
+    any_of: bool = False
+    max_rules: int | None = None
+    key_max: int | None = None
+    value_max: int | None = None
+    reference: str = ""
+    _conditions: Mapping[str, Operator] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_conditions", {v: k for k, v in self.operators.items()})
+
+    def unsupported(self, what: str, hint: str = "") -> UnsupportedOperationError:
+        """The error for ``what``, with ``hint`` (or the dialect's reference)."""
+        return UnsupportedOperationError(self.name, what, hint or self.reference)
+
+    def to_native(self, rules: Sequence[Rule], match: Match = "all") -> list[NativeRule]:
+        """``rules`` in the platform's terms, or raise naming the first rule it cannot say."""
+        if match == "any" and len(rules) > 1 and not self.any_of:
+            raise self.unsupported(
+                "a segment matching ANY of several rules",
+                f"{self.name} segments AND every condition. {self.reference}".strip(),
+            )
+        if self.max_rules is not None and len(rules) > self.max_rules:
+            raise self.unsupported(
+                f"more than {self.max_rules} rules", f"the platform keeps {self.max_rules}."
+            )
+        out: list[NativeRule] = []
+        for rule in rules:
+            label = describe(rule)
+            condition = self.condition_of(rule)
+            if condition is None or len(rule.values) != 1:
+                said = ", ".join(dict.fromkeys(self.operators.values()))
+                raise self.unsupported(
+                    label, f"{self.name} compares one field with one value using {said}."
+                )
+            key, value = rule.field.strip(), rule.values[0]
+            if self.fields is not None and key.lower() not in self.fields:
+                raise self.unsupported(label, f"fields are {', '.join(sorted(self.fields))}.")
+            if (self.key_max is not None and len(key) > self.key_max) or (
+                self.value_max is not None and len(value) > self.value_max
+            ):
+                raise self.unsupported(
+                    label,
+                    f"keys are cut at {self.key_max} and values at {self.value_max} characters.",
+                )
+            out.append(NativeRule(key, condition, value))
+        return out
+
+    def condition_of(self, rule: Rule) -> str | None:
+        """The native condition for ``rule``'s operator, or ``None`` when there is none."""
+        if rule.operator is Operator.other:
+            native = rule.native_operator
+            return native if native is not None and native in self._conditions else None
+        if rule.operator is Operator.in_ and len(rule.values) == 1:
+            return self.operators.get(Operator.equals)
+        return self.operators.get(rule.operator)
+
+    def from_native(self, native: NativeRule) -> Rule:
+        """A stored condition → a neutral rule; conditions with no neutral operator become
+        :attr:`Operator.other` with ``native_operator`` set, so nothing is lost."""
+        return Rule(
+            field=native.field,
+            operator=self._conditions.get(native.condition, Operator.other),
+            values=(native.value,),
+            native_operator=native.condition,
+        )
+
+
+def describe(rule: Rule) -> str:
+    """``rule`` named for a message: ``rule city equals ['Roma']``."""
+    return f"rule {rule.field} {rule.operator.value} {list(rule.values)}"

@@ -1,0 +1,117 @@
+"""66text filter segments: the rule dialect and the platform's own filter semantics, on plain
+values (no wire model here). API-SPEC 1.6 describes the conditions; 1.11c the real server's
+case-sensitive comparison."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from segmentkit.adapter.wire import RuleDialect, describe
+from segmentkit.errors import UnsupportedOperationError
+from segmentkit.models import Operator, Rule
+
+#: Neutral operator → 66text filter condition (API-SPEC 1.6).
+CONDITION_OF: dict[Operator, str] = {
+    Operator.equals: "exact",
+    Operator.not_equals: "not_exact",
+    Operator.contains: "contains",
+    Operator.not_contains: "not_contains",
+    Operator.starts_with: "starts_with",
+    Operator.not_starts_with: "not_starts_with",
+    Operator.ends_with: "ends_with",
+    Operator.not_ends_with: "not_ends_with",
+    Operator.greater_than: "bigger_than",
+    Operator.less_than: "lower_than",
+}
+#: Custom-parameter rules: one key compared with one value, ANDed, keys cut at 64 and values
+#: at 512 characters, at most 50 kept (API-SPEC 1.6).
+RULES = RuleDialect(
+    name="notificator",
+    operators=CONDITION_OF,
+    any_of=False,
+    max_rules=50,
+    key_max=64,
+    value_max=512,
+    reference="66text filter segments AND every condition (API-SPEC 1.6).",
+)
+#: Rule fields that address the contact's derived country / continent (API-SPEC 1.6).
+COUNTRY_FIELDS = {"country": "filters_countries", "continent": "filters_continents"}
+CONTINENTS = frozenset({"AF", "AN", "AS", "EU", "NA", "OC", "SA"})
+_ISO2 = re.compile(r"[A-Z]{2}")
+
+
+def country_codes(rule: Rule, target: str) -> list[str]:
+    """The ISO alpha-2 country (or continent) codes a ``country``/``continent`` rule lists,
+    or raise naming the rule (only ``in``/``equals`` with valid codes, API-SPEC 1.6)."""
+    label = describe(rule)
+    if rule.operator not in (Operator.in_, Operator.equals) or not rule.values:
+        raise UnsupportedOperationError(
+            RULES.name, label, f"{rule.field} rules take 'in' or 'equals' with ISO codes."
+        )
+    codes = [v.strip().upper() for v in rule.values]
+    valid = CONTINENTS if target == "filters_continents" else None
+    if any(not _ISO2.fullmatch(c) or (valid and c not in valid) for c in codes):
+        raise UnsupportedOperationError(
+            RULES.name, label, "codes must be ISO alpha-2 / continent codes."
+        )
+    return list(dict.fromkeys(codes))
+
+
+def _numeric(value: str) -> float:
+    try:
+        number = float(value.strip())
+    except ValueError:
+        return 0.0
+    return number if math.isfinite(number) else 0.0
+
+
+def condition_holds(condition: str, stored: str, wanted: str) -> bool:
+    """A filter condition as the real server evaluates it: **case-sensitive** (MariaDB's
+    ``JSON_UNQUOTE`` yields a binary collation, so ``city exact roma`` does not match ``Roma``
+    and ``tier contains OL`` does not match ``gold``, API-SPEC 1.11c); numeric comparisons
+    treat non-numbers as 0 (API-SPEC 1.6); unknown conditions are ``exact``."""
+    if condition == "bigger_than":
+        return _numeric(stored) > _numeric(wanted)
+    if condition == "lower_than":
+        return _numeric(stored) < _numeric(wanted)
+    s, w = stored, wanted
+    tests: dict[str, Callable[[], bool]] = {
+        "not_exact": lambda: s != w,
+        "contains": lambda: w in s,
+        "not_contains": lambda: w not in s,
+        "starts_with": lambda: s.startswith(w),
+        "not_starts_with": lambda: not s.startswith(w),
+        "ends_with": lambda: s.endswith(w),
+        "not_ends_with": lambda: not s.endswith(w),
+    }
+    return tests.get(condition, lambda: s == w)()  # unknown conditions are `exact`
+
+
+def platform_picks(
+    filters: Sequence[tuple[str, str, str]],
+    countries: Sequence[str] | None,
+    continents: Sequence[str] | None,
+    *,
+    params: Mapping[str, Any],
+    country: str | None,
+    continent: str | None,
+    opted_out: bool,
+) -> bool:
+    """Whether the platform would put a contact (its custom ``params``, derived ``country``
+    and ``continent``, opt-out flag) in a filter segment with these ``(key, condition,
+    value)`` filters and code lists now (API-SPEC 1.6): all conditions ANDed, opted-out
+    contacts excluded, a missing key never matches (even for negated conditions), and a
+    segment with no filters at all matches nobody."""
+    if opted_out or not (filters or countries or continents):
+        return False
+    for key, condition, wanted in filters:
+        if key not in params or params[key] is None:
+            return False
+        if not condition_holds(condition, str(params[key]), wanted):
+            return False
+    if countries and (country or "") not in countries:
+        return False
+    return not (continents and (continent or "") not in continents)
