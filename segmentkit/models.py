@@ -402,10 +402,16 @@ class Recipient(BaseModel):
             # and blank-to-None are no-ops on a non-blank _plain string), then the model is
             # filled in without pydantic's machinery. Errors are the normaliser's own, as the
             # full path unwraps them too.
-            if "@" in data:
-                fast = _fast_email(data)  # normalize_email without its str()/strip()
-                return _bare_recipient("email", normalize_email(data) if fast is None else fast)
-            return _bare_recipient("phone", normalize_phone(data, default_region))
+            try:
+                if "@" in data:
+                    fast = _fast_email(data)  # normalize_email without its str()/strip()
+                    email = normalize_email(data) if fast is None else fast
+                    return _bare_recipient("email", email)
+                return _bare_recipient("phone", normalize_phone(data, default_region))
+            except InvalidRecipientError:
+                raise
+            except Exception:  # noqa: S110 - anything else: the full path words it the same way
+                pass
         if isinstance(data, str):
             data = {"email": data} if "@" in data else {"phone": data}
         if not isinstance(data, Mapping):
