@@ -321,9 +321,16 @@ def plan_sync(
 def _costed(adapter: Provider, plan: SyncPlan, segment_id: str) -> SyncPlan:
     requests = engine.estimate_requests(adapter, len(plan.to_add), "add")
     requests += engine.estimate_requests(adapter, len(plan.to_remove), "remove")
-    window = adapter.transport.options.rate_limit_window or adapter.rate_limit_window
+    # An adapter declares its limit as a RateLimit (limit per window); older adapters as a
+    # bare window (rate_limit_window) with the limit learned by the pacer.
+    declared = getattr(adapter, "rate_limit", None)
+    window = (
+        adapter.transport.options.rate_limit_window
+        or getattr(declared, "window", None)
+        or adapter.rate_limit_window
+    )
     pacer = getattr(adapter.transport, "pacer", None)
-    limit = getattr(pacer, "limit", None) or getattr(adapter, "rate_limit", None)
+    limit = getattr(pacer, "limit", None) or getattr(declared, "limit", None)
     seconds = None
     if window and limit:
         seconds = max(0.0, (requests - limit) * float(window) / float(limit))
