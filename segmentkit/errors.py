@@ -33,10 +33,12 @@ any integer. Foreign exceptions from ``requests`` are translated in exactly one 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import requests
+if TYPE_CHECKING:
+    import requests
 
 from .redact import mask
 
@@ -312,30 +314,37 @@ def error_class_for_status(status: int) -> type[APIError]:
     return UnexpectedResponseError
 
 
-# Order matters: subclasses before their bases (``ConnectTimeout`` is both a
-# ``ConnectionError`` and a ``Timeout``; it is a timeout that never reached the server).
-_REQUESTS_ERRORS: tuple[tuple[type[BaseException], type[TransportError], str], ...] = (
-    (requests.exceptions.ConnectTimeout, RequestTimeoutError, "timed out connecting"),
-    (requests.exceptions.ReadTimeout, RequestTimeoutError, "timed out waiting for the answer"),
-    (requests.exceptions.Timeout, RequestTimeoutError, "timed out"),
-    (requests.exceptions.SSLError, ConnectionFailedError, "TLS handshake failed"),
-    (requests.exceptions.ProxyError, ConnectionFailedError, "proxy refused the connection"),
-    (requests.exceptions.ConnectionError, ConnectionFailedError, "connection failed"),
-    (requests.exceptions.ChunkedEncodingError, ConnectionFailedError, "answer cut off"),
-    (requests.exceptions.ContentDecodingError, ConnectionFailedError, "answer undecodable"),
-    (requests.exceptions.StreamConsumedError, ConnectionFailedError, "answer already read"),
-    (requests.exceptions.RetryError, ConnectionFailedError, "retries exhausted"),
-    (requests.exceptions.TooManyRedirects, ConnectionFailedError, "too many redirects"),
-    (requests.exceptions.InvalidJSONError, ConnectionFailedError, "request body not JSON"),
-    (requests.exceptions.MissingSchema, ConnectionFailedError, "URL has no scheme"),
-    (requests.exceptions.InvalidSchema, ConnectionFailedError, "URL scheme not supported"),
-    (requests.exceptions.InvalidURL, ConnectionFailedError, "invalid URL"),
-    (requests.exceptions.InvalidHeader, ConnectionFailedError, "invalid header"),
-    (requests.exceptions.URLRequired, ConnectionFailedError, "no URL"),
-    (requests.exceptions.HTTPError, ConnectionFailedError, "HTTP error"),
-    (requests.exceptions.UnrewindableBodyError, ConnectionFailedError, "body not rewindable"),
-    (requests.exceptions.RequestException, ConnectionFailedError, "request failed"),
-)
+@functools.cache
+def _requests_errors() -> tuple[tuple[type[BaseException], type[TransportError], str], ...]:
+    """``requests`` exception -> ours, with words. Built on first use: ``requests`` is imported
+    by whatever raised the exception, not by ``import segmentkit.errors`` (issue 14).
+
+    Order matters: subclasses before their bases (``ConnectTimeout`` is both a
+    ``ConnectionError`` and a ``Timeout``; it is a timeout that never reached the server)."""
+    import requests
+
+    return (
+        (requests.exceptions.ConnectTimeout, RequestTimeoutError, "timed out connecting"),
+        (requests.exceptions.ReadTimeout, RequestTimeoutError, "timed out waiting for the answer"),
+        (requests.exceptions.Timeout, RequestTimeoutError, "timed out"),
+        (requests.exceptions.SSLError, ConnectionFailedError, "TLS handshake failed"),
+        (requests.exceptions.ProxyError, ConnectionFailedError, "proxy refused the connection"),
+        (requests.exceptions.ConnectionError, ConnectionFailedError, "connection failed"),
+        (requests.exceptions.ChunkedEncodingError, ConnectionFailedError, "answer cut off"),
+        (requests.exceptions.ContentDecodingError, ConnectionFailedError, "answer undecodable"),
+        (requests.exceptions.StreamConsumedError, ConnectionFailedError, "answer already read"),
+        (requests.exceptions.RetryError, ConnectionFailedError, "retries exhausted"),
+        (requests.exceptions.TooManyRedirects, ConnectionFailedError, "too many redirects"),
+        (requests.exceptions.InvalidJSONError, ConnectionFailedError, "request body not JSON"),
+        (requests.exceptions.MissingSchema, ConnectionFailedError, "URL has no scheme"),
+        (requests.exceptions.InvalidSchema, ConnectionFailedError, "URL scheme not supported"),
+        (requests.exceptions.InvalidURL, ConnectionFailedError, "invalid URL"),
+        (requests.exceptions.InvalidHeader, ConnectionFailedError, "invalid header"),
+        (requests.exceptions.URLRequired, ConnectionFailedError, "no URL"),
+        (requests.exceptions.HTTPError, ConnectionFailedError, "HTTP error"),
+        (requests.exceptions.UnrewindableBodyError, ConnectionFailedError, "body not rewindable"),
+        (requests.exceptions.RequestException, ConnectionFailedError, "request failed"),
+    )
 
 
 def translate_requests_error(
@@ -350,7 +359,7 @@ def translate_requests_error(
     The only place where foreign exceptions become ours. The caller raises the result
     ``from exc``. ``url`` must already be redacted.
     """
-    for foreign, ours, words in _REQUESTS_ERRORS:
+    for foreign, ours, words in _requests_errors():
         if isinstance(exc, foreign):
             return ours(f"{words}: {type(exc).__name__}", provider=provider, method=method, url=url)
     return ConnectionFailedError(

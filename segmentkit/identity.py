@@ -39,14 +39,16 @@ _FAST_LOCAL = re.compile(rf"[{_ATEXT}]+(?:\.[{_ATEXT}]+)*\Z")
 # Host labels without any "--" (which would bring IDNA/Punycode rules in) and a TLD of letters
 # only (email-validator wants the domain to end with a letter and to hold a period).
 _FAST_DOMAIN = re.compile(r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9]|-(?!-)){0,62}(?<!-)\.)+[a-zA-Z]{2,63}\Z")
+# Both at once (one regex call per address on the hot path): neither part can hold an "@",
+# so this splits where ``str.partition("@")`` would.
+_FAST_ADDRESS = re.compile(rf"({_FAST_LOCAL.pattern[:-2]})@({_FAST_DOMAIN.pattern[:-2]})\Z")
 _LOCAL_MAX = 64  # RFC 5321 4.5.3.1.1, email-validator LOCAL_PART_MAX_LENGTH
 _DOMAIN_MAX = 253  # email-validator DOMAIN_MAX_LENGTH
 _EMAIL_MAX = 254  # email-validator EMAIL_MAX_LENGTH
-_LABEL_MAX = 63
 
 
 @functools.lru_cache(maxsize=1)
-def _email_rules() -> tuple[frozenset[str], tuple[str, ...]] | None:
+def _email_rules() -> tuple[frozenset[str], frozenset[str]] | None:
     """email-validator's own lists: RFC 2142 role mailboxes it lower-cases and the
     special-use domains it refuses (read from the library, not copied). ``None`` (fast path
     off) when this version of the library does not have them where expected."""
@@ -61,7 +63,7 @@ def _email_rules() -> tuple[frozenset[str], tuple[str, ...]] | None:
     special: Any = getattr(email_validator, "SPECIAL_USE_DOMAIN_NAMES", None)
     if special is None:  # pragma: no cover - another email-validator layout
         return None
-    return frozenset(str(n).lower() for n in names), tuple(str(d) for d in special)
+    return frozenset(str(n).lower() for n in names), frozenset(str(d).lower() for d in special)
 
 
 def _fast_email(text: str) -> str | None:
@@ -70,13 +72,12 @@ def _fast_email(text: str) -> str | None:
     check" (never "invalid")."""
     if len(text) > _EMAIL_MAX or not text.isascii():
         return None
-    local, at, domain = text.partition("@")
-    if not at or len(local) > _LOCAL_MAX or len(domain) > _DOMAIN_MAX:
+    m = _FAST_ADDRESS.match(text)
+    if m is None:
         return None
-    if not _FAST_LOCAL.match(local) or not _FAST_DOMAIN.match(domain):
-        return None
-    domain = domain.lower()
-    if any(len(label) > _LABEL_MAX for label in domain.split(".")):
+    local, domain = m.group(1, 2)
+    # Labels are at most 63 characters by the pattern itself.
+    if len(local) > _LOCAL_MAX or len(domain) > _DOMAIN_MAX:
         return None
     rules = _email_rules()
     if rules is None:
@@ -84,9 +85,16 @@ def _fast_email(text: str) -> str | None:
     roles, special = rules
     if local.lower() in roles:
         return None
-    for name in special:
-        if domain == name or domain.endswith("." + name):
+    domain = domain.lower()
+    # The domain or any parent of it being special-use sends it to the full check.
+    suffix = domain
+    while True:
+        if suffix in special:
             return None
+        dot = suffix.find(".")
+        if dot < 0:
+            break
+        suffix = suffix[dot + 1 :]
     return f"{local}@{domain}"
 
 

@@ -28,7 +28,15 @@ def install_hint(missing: str) -> str:
 
 
 def _load() -> Any:
-    """Import the click application (and every command) on first use."""
+    """Import the click application (and every command) on first use.
+
+    rich is imported only when output is rendered (not for ``--help``), but the ``cli`` extra
+    is checked here, whole: without rich, every command says which extra to install instead
+    of failing later, half-way through its output."""
+    import importlib.util
+
+    if importlib.util.find_spec("rich") is None:  # found without importing it
+        raise ModuleNotFoundError("No module named 'rich'", name="rich")
     app = importlib.import_module(".app", __name__)
     importlib.import_module(".commands", __name__)
     importlib.import_module(".demo", __name__)

@@ -13,20 +13,23 @@ import traceback
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ..client import Client, connect
-from ..config import env_name, parse_dsn
 from ..errors import AuthenticationError, ConfigurationError, SegmentkitError
-from ..events import Event
 from ..io import CsvFormatError
-from ..plugins import PluginWarning, Registry, create_registry
 from ..redact import SecretLogFilter
 from .accounts import account_coordination, resolve_dsn
 from .output import Output
 from .output import clean as mask
+
+if TYPE_CHECKING:
+    # The client stack (pydantic, requests, the adapters) loads when a command connects, not
+    # for `segmentkit --help` (issue 14).
+    from ..client import Client
+    from ..events import Event
+    from ..plugins import Registry
 
 __all__ = [
     "EXIT_FAILED",
@@ -75,6 +78,8 @@ class Session:
         """A fresh registry of installed adapters; broken plugins are listed by ``providers``
         instead of warned about on every command."""
         if self._registry is None:
+            from ..plugins import PluginWarning, create_registry
+
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", PluginWarning)
                 self._registry = create_registry()
@@ -82,6 +87,9 @@ class Session:
 
     def connect(self, dsn: str | None = None) -> Client:
         """A client for ``dsn``, or for the account chosen by the global options."""
+        from ..client import connect
+        from ..config import parse_dsn
+
         target = dsn or resolve_dsn(dsn=self.dsn, account=self.account)
         shown = str(parse_dsn(target)) if "://" in target else target
         self.out.detail(f"connecting to {mask(shown)}")
@@ -120,6 +128,9 @@ def error_line(exc: BaseException, registry: Registry | None = None) -> str:
     text = str(exc) or type(exc).__name__
     if isinstance(exc, AuthenticationError) and exc.provider:
         hint = "the DSN"
+        from ..config import env_name
+        from ..plugins import create_registry
+
         try:
             cls = (registry or create_registry()).get(exc.provider)
             names = [env_name(exc.provider, f) for f in cls.Credentials.model_fields]

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..client import Client
 from ..errors import ConfigurationError, NotFoundError
-from ..models import Capability, ItemOutcome, OutcomeStatus, Recipient, Segment
-from ..plugins import Registry
-from ..sync import SyncPlan, SyncResult, copy_segment
 from .accounts import parse_endpoint
 from .app import EXIT_FAILED, Session, cli, json_option
 from .csvio import (
@@ -24,18 +20,26 @@ from .csvio import (
 )
 from .output import Output, format_duration
 
+if TYPE_CHECKING:
+    # The client stack loads when a command runs, not for `segmentkit --help` (issue 14).
+    from ..client import Client
+    from ..models import ItemOutcome, Recipient, Segment
+    from ..plugins import Registry
+    from ..sync import SyncPlan, SyncResult
+
 pass_session = click.make_pass_decorator(Session, ensure=True)
 
-#: The columns of the capability matrix, in this order.
+#: The columns of the capability matrix, in this order (``Capability`` values: the models
+#: load when the matrix is drawn).
 CAPABILITIES = (
-    (Capability.list_segments, "list"),
-    (Capability.get_segment, "get"),
-    (Capability.create_segment, "create"),
-    (Capability.update_segment, "update"),
-    (Capability.delete_segment, "delete"),
-    (Capability.list_recipients, "members"),
-    (Capability.add_recipients, "add"),
-    (Capability.remove_recipients, "remove"),
+    ("list_segments", "list"),
+    ("get_segment", "get"),
+    ("create_segment", "create"),
+    ("update_segment", "update"),
+    ("delete_segment", "delete"),
+    ("list_recipients", "members"),
+    ("add_recipients", "add"),
+    ("remove_recipients", "remove"),
 )
 
 
@@ -165,13 +169,15 @@ RECIPIENT_COLUMNS = ("id", "email", "phone", "name", "country", "attributes")
 
 def provider_rows(registry: Registry) -> tuple[list[str], list[list[str]]]:
     """The capability matrix: one row per adapter."""
+    from ..models import Capability
+
     columns = ["provider", "channel", "version", *(label for _, label in CAPABILITIES)]
     rows = [
         [
             info.name,
             info.channel,
             info.version,
-            *("yes" if cap in info.capabilities else "-" for cap, _ in CAPABILITIES),
+            *("yes" if Capability(cap) in info.capabilities else "-" for cap, _ in CAPABILITIES),
         ]
         for info in registry.infos()
     ]
@@ -444,6 +450,8 @@ def recipients_list(session: Session, segment: str) -> None:
 
 
 def _bulk_report(session: Session, outcomes: list[ItemOutcome], verb: str) -> None:
+    from ..models import OutcomeStatus
+
     out = session.out
     bad = [o for o in outcomes if o.status in (OutcomeStatus.rejected, OutcomeStatus.failed)]
     if out.json_mode:
@@ -636,6 +644,8 @@ def copy(
     (a DSN contains ':' itself). Members lacking the target's identity (a phone for SMS,
     an email for email) are listed as rejected, and the exit code is then 1.
     """
+    from ..sync import copy_segment
+
     src_end = parse_endpoint(source)
     dst_end = parse_endpoint(target)
     if src_end.segment is None:

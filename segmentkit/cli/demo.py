@@ -21,16 +21,16 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..client import Client, connect
 from ..errors import APIError, SegmentkitError
-from ..models import Recipient
-from ..plugins import Registry
 from .app import EXIT_FAILED, Session, cli, error_line
 from .commands import provider_rows, show_plan, show_segments
 from .csvio import CsvTable, parse_csv
 from .output import Output
 
 if TYPE_CHECKING:  # the test kit is optional: imported when a fake starts
+    from ..client import Client
+    from ..models import Recipient
+    from ..plugins import Registry
     from ..testing import FakeServer
 
 __all__ = ["Playground", "Stage", "customers_csv", "require_testkit"]
@@ -40,20 +40,26 @@ pass_session = click.make_pass_decorator(Session, ensure=True)
 #: (role, preferred provider, fallback provider)
 ROLES = (("sms", "notificator", None), ("email", "allstech", "memory"))
 
-_SEED = [
-    Recipient(
-        email="old.customer@example.com",
-        phone="+393479998877",
-        first_name="Old",
-        last_name="Customer",
-    ),
-    Recipient(
-        email="giulia.rossi@example.com",
-        phone="+393331234567",
-        first_name="Giulia",
-        last_name="Rossi",
-    ),
-]
+
+def _seed() -> list[Recipient]:
+    """The static segment's members (built when a playground starts: the models load with
+    the client stack, not for `segmentkit --help`)."""
+    from ..models import Recipient
+
+    return [
+        Recipient(
+            email="old.customer@example.com",
+            phone="+393479998877",
+            first_name="Old",
+            last_name="Customer",
+        ),
+        Recipient(
+            email="giulia.rossi@example.com",
+            phone="+393331234567",
+            first_name="Giulia",
+            last_name="Rossi",
+        ),
+    ]
 
 
 def require_testkit(command: str) -> None:
@@ -127,6 +133,7 @@ class Playground:
 
     def start(self) -> Playground:
         """Start one fake per role and seed a static segment (and a rule-based one)."""
+        from ..client import connect
         from ..testing import FakeServer, fake_class
 
         for role, preferred, fallback in ROLES:
@@ -149,7 +156,7 @@ class Playground:
             stage = Stage(role=role, provider=provider, server=server, client=client)
             self.stages.append(stage)
             name = "Newsletter SMS" if role == "sms" else "Newsletter email"
-            stage.static_id = str(platform.seed_segment(name, _SEED))
+            stage.static_id = str(platform.seed_segment(name, _seed()))
             stage.filter_id = _seed_filter(stage)
             server.log.clear()
         return self
@@ -319,6 +326,8 @@ def _copy(out: Output, sms: Stage, email: Stage) -> None:
 
 
 def _wrong_key(out: Output, pg: Playground) -> None:
+    from ..client import connect
+
     out.heading("the same mistake, the same error: a wrong key on every platform")
     for stage in pg.stages:
         bad = stage.platform.bad_dsn(stage.server.base_url)

@@ -4,23 +4,26 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, Progress, ProgressColumn, Task, TaskID, TextColumn
-from rich.table import Table
-from rich.text import Text
 
 from ..events import Event, RateLimitWait, RetryScheduled
 from ..redact import MASK
 from ..redact import mask as _mask_secrets
+
+if TYPE_CHECKING:
+    # rich loads when something is rendered, not for `segmentkit --help` (issue 14).
+    from rich.console import Console
+    from rich.progress import ProgressColumn
+    from rich.text import Text
 
 __all__ = ["Output", "ProgressState", "clean", "format_duration"]
 
@@ -139,22 +142,30 @@ class ProgressState:
         return f"{self.label}: {self.phase or 'starting'} {self.done}{total} · {self.status()}"
 
 
-class _StatusColumn(ProgressColumn):
-    def __init__(self, state: ProgressState) -> None:
-        super().__init__()
-        self.state = state
+@functools.cache
+def _columns() -> tuple[Callable[[ProgressState], ProgressColumn], Callable[[], ProgressColumn]]:
+    """The progress bar's own columns (classes made when a bar is first drawn: they subclass
+    rich's ``ProgressColumn``)."""
+    from rich.progress import ProgressColumn, Task
+    from rich.text import Text
 
-    def render(self, task: Task) -> Text:
-        if task.finished:
-            return Text(f"done in {format_duration(task.elapsed or 0.0)}", style="green")
-        waiting = self.state.waiting() is not None
-        return Text(self.state.status(), style="yellow" if waiting else "")
+    class _StatusColumn(ProgressColumn):
+        def __init__(self, state: ProgressState) -> None:
+            super().__init__()
+            self.state = state
 
+        def render(self, task: Task) -> Text:
+            if task.finished:
+                return Text(f"done in {format_duration(task.elapsed or 0.0)}", style="green")
+            waiting = self.state.waiting() is not None
+            return Text(self.state.status(), style="yellow" if waiting else "")
 
-class _CountColumn(ProgressColumn):
-    def render(self, task: Task) -> Text:
-        total = "?" if task.total is None else str(int(task.total))
-        return Text(f"{int(task.completed)}/{total}")
+    class _CountColumn(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            total = "?" if task.total is None else str(int(task.total))
+            return Text(f"{int(task.completed)}/{total}")
+
+    return _StatusColumn, _CountColumn
 
 
 class ProgressView:
@@ -174,7 +185,15 @@ class ProgressView:
         self.state.on_event(event)
 
 
+def _text(text: str, style: str = "") -> Text:
+    from rich.text import Text
+
+    return Text(text, style=style)
+
+
 def _console(stderr: bool) -> Console:
+    from rich.console import Console
+
     console = Console(stderr=stderr, highlight=False, soft_wrap=False)
     if not console.is_terminal:
         console.width = 120  # pipes and captured output: wide enough for the tables
@@ -192,8 +211,22 @@ class Output:
         self.quiet = quiet
         self.verbose = verbose
         self.json_mode = json_mode
-        self.console = _console(stderr=False)
-        self.errors = _console(stderr=True)
+        self._console: Console | None = None
+        self._errors: Console | None = None
+
+    @property
+    def console(self) -> Console:
+        """The stdout console (made on first use: rich loads only to render)."""
+        if self._console is None:
+            self._console = _console(stderr=False)
+        return self._console
+
+    @property
+    def errors(self) -> Console:
+        """The stderr console (made on first use)."""
+        if self._errors is None:
+            self._errors = _console(stderr=True)
+        return self._errors
 
     @property
     def tty(self) -> bool:
@@ -204,21 +237,21 @@ class Output:
         """A human line on stdout (skipped with ``--quiet`` or ``--json``)."""
         if self.quiet or self.json_mode:
             return
-        self.console.print(Text(mask(text), style=style or ""))
+        self.console.print(_text(mask(text), style=style or ""))
 
     def result(self, text: str) -> None:
         """A result line on stdout (kept with ``--quiet``; skipped with ``--json``)."""
         if not self.json_mode:
-            self.console.print(Text(mask(text)))
+            self.console.print(_text(mask(text)))
 
     def detail(self, text: str) -> None:
         """A line shown only with ``--verbose`` (on stderr)."""
         if self.verbose:
-            self.errors.print(Text(mask(text), style="dim"))
+            self.errors.print(_text(mask(text), style="dim"))
 
     def warn(self, text: str) -> None:
         """A warning on stderr (always shown)."""
-        self.errors.print(Text(mask(f"warning: {text}"), style="yellow"))
+        self.errors.print(_text(mask(f"warning: {text}"), style="yellow"))
 
     def error(self, text: str) -> None:
         """The one-line error on stderr."""
@@ -229,7 +262,7 @@ class Output:
         if self.quiet or self.json_mode:
             return
         self.console.print()
-        self.console.rule(Text(mask(text), style="bold"))
+        self.console.rule(_text(mask(text), style="bold"))
 
     def json(self, data: Any) -> None:
         """One JSON document on stdout, masked."""
@@ -250,11 +283,13 @@ class Output:
         """A rich table with masked cells (shown with ``--quiet`` only when ``force``)."""
         if self.json_mode or (self.quiet and not force):
             return
+        from rich.table import Table
+
         table = Table(title=mask(title) if title else None, title_justify="left")
         for col in columns:
             table.add_column(col, overflow="fold")
         for row in rows:
-            table.add_row(*(Text(mask("" if c is None else str(c))) for c in row))
+            table.add_row(*(_text(mask("" if c is None else str(c))) for c in row))
         self.console.print(table)
 
     @contextlib.contextmanager
@@ -279,15 +314,18 @@ class Output:
                 now = clock()
                 if now - last[0] >= 5.0 or (total and done >= total):
                     last[0] = now
-                    self.errors.print(Text(mask(state.line()), style="dim"))
+                    self.errors.print(_text(mask(state.line()), style="dim"))
 
             yield ProgressView(state, plain)
             return
+        from rich.progress import BarColumn, Progress, TaskID, TextColumn
+
+        status_column, count_column = _columns()
         columns = (
             TextColumn("{task.description}"),
             BarColumn(bar_width=24),
-            _CountColumn(),
-            _StatusColumn(state),
+            count_column(),
+            status_column(state),
         )
         with Progress(*columns, console=self.console, transient=False) as bar:
             tasks: dict[str, TaskID] = {}

@@ -61,12 +61,14 @@ class Policy:
 @dataclass
 class Admission:
     """The result of :func:`admit`: the valid, unique recipients (``valid[k]`` came from input
-    position ``origin[k]``), the outcome already settled for every other position, and per
-    rejected position the identities it still names."""
+    position ``origin[k]`` and is keyed ``keys[k]``: its channel identity, else ``id:<id>``),
+    the outcome already settled for every other position, and per rejected position the
+    identities it still names."""
 
     items: list[Any]
     valid: list[Recipient] = field(default_factory=list)
     origin: list[int] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
     outcomes: dict[int, ItemOutcome] = field(default_factory=dict)
     hints: dict[int, frozenset[str]] = field(default_factory=dict)
 
@@ -159,36 +161,54 @@ def _reject(
 
 
 def admit(items: Any, policy: Policy) -> Admission:
-    """Validate and de-duplicate ``items`` (see the module docstring). No requests."""
+    """Validate and de-duplicate ``items`` (see the module docstring). No requests.
+
+    One pass; each item is validated once and keyed by its identity string (kept in
+    :attr:`Admission.keys`, so a plan never derives it again)."""
     listed = as_items(items)
     adm = Admission(items=listed)
     seen: dict[str, int] = {}
     channel = policy.channel
+    email_channel = channel == "email"
+    region = policy.default_region
+    removing = policy.mode == "remove"
+    ids_ok = removing or (policy.mode == "add" and policy.accepts_ids)
+    ask = policy.problem if policy.mode == "add" else None
+    parse = Recipient.parse
+    valid, origin, keys = adm.valid, adm.origin, adm.keys
     for i, item in enumerate(listed):
         r: Recipient | None = None
-        if item is None or isinstance(item, bool | float | complex):
+        if type(item) is str and not removing:
+            # The common case (a bare address or number): no id to consider.
+            ident_id = None
+        elif item is None or isinstance(item, bool | float | complex):
             _reject(adm, i, item, f"not a recipient: {type(item).__name__}", None, policy)
             continue
-        ident_id = _id_of(item, policy)
+        else:
+            ident_id = _id_of(item, policy)
         try:
             if ident_id is not None:
                 if not _ID.fullmatch(ident_id) or not ident_id.isascii():
                     raise InvalidRecipientError(f"id {ident_id!r} is not a valid id", field="id")
                 r = Recipient(id=ident_id)
             else:
-                r = Recipient.parse(item, default_region=policy.default_region)
+                r = parse(item, default_region=region)
         except InvalidRecipientError as exc:
             _reject(adm, i, item, exc.reason, None, policy, exc)
             continue
         except Exception as exc:
             _reject(adm, i, item, f"not a recipient: {type(exc).__name__}", None, policy)
             continue
-        if r.id is not None and not (_ID.fullmatch(r.id) and r.id.isascii()):
-            _reject(adm, i, item, f"id {r.id!r} is not a valid id", r, policy)
+        rid = r.id
+        if rid is not None and not (_ID.fullmatch(rid) and rid.isascii()):
+            _reject(adm, i, item, f"id {rid!r} is not a valid id", r, policy)
             continue
-        ident = r.identity(channel)
-        ids_ok = policy.mode == "remove" or (policy.mode == "add" and policy.accepts_ids)
-        if ident is None and not (ids_ok and r.id):
+        if email_channel:  # Recipient.identity, inline (the hot loop of a 100k plan)
+            email = r.email
+            ident = email.lower() if email else None
+        else:
+            ident = r.phone
+        if ident is None and not (ids_ok and rid):
             _reject(
                 adm,
                 i,
@@ -198,23 +218,25 @@ def admit(items: Any, policy: Policy) -> Admission:
                 policy,
             )
             continue
-        problem = policy.problem(r) if policy.problem is not None and policy.mode == "add" else None
-        if problem:
-            _reject(adm, i, item, problem, r, policy)
-            continue
-        key = ident or f"id:{r.id}"
-        if key in seen:
+        if ask is not None:
+            problem = ask(r)
+            if problem:
+                _reject(adm, i, item, problem, r, policy)
+                continue
+        key = ident or f"id:{rid}"
+        first = seen.setdefault(key, i)
+        if first != i:
             adm.outcomes[i] = ItemOutcome(
                 index=i,
                 status=OutcomeStatus.unchanged,
                 recipient=r,
                 input=item,
-                reason=f"duplicate of item {seen[key]}",
+                reason=f"duplicate of item {first}",
             )
             continue
-        seen[key] = i
-        adm.valid.append(r)
-        adm.origin.append(i)
+        valid.append(r)
+        origin.append(i)
+        keys.append(key)
     return adm
 
 

@@ -275,19 +275,19 @@ def plan_sync(
             default_region=default_region,
         ),
     )
+    # One pass over each side; identities are plain strings (admit keyed the desired ones).
     have: dict[str, Recipient] = {}
     for r in current:
         ident = r.identity(channel)
-        if ident is not None:
-            have.setdefault(ident, r)
+        if ident is not None and ident not in have:
+            have[ident] = r
     to_add: list[Recipient] = []
     unchanged: list[Recipient] = []
-    wanted: set[str] = set()
-    for pos, r in enumerate(adm.valid):
-        ident = r.identity(channel) or ""
-        wanted.add(ident)
-        if ident in have:
-            unchanged.append(have[ident])
+    wanted = set(adm.keys)  # desired mode: every key is a channel identity
+    for pos, (r, ident) in enumerate(zip(adm.valid, adm.keys, strict=True)):
+        member = have.get(ident)
+        if member is not None:
+            unchanged.append(member)
             continue
         reason = problem(r) if problem is not None else None
         if reason:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import segmentkit
+import segmentkit.sync  # used as segmentkit.sync below; nothing else need have imported it
 from segmentkit import OutcomeStatus, Recipient, UnsupportedOperationError
 
 PEOPLE = [

@@ -98,3 +98,17 @@ def test_lazy_map_covers_all_and_nothing_else():
 def test_unknown_attribute_is_an_attribute_error():
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         _ = segmentkit.nope
+
+
+def test_errors_do_not_import_requests_until_one_is_translated():
+    # The exception classes are what the CLI and `except` clauses need; the table of
+    # requests exceptions is built on the first translation (issue 14).
+    modules = _modules_after("import segmentkit.errors")
+    assert "requests" not in modules
+    modules = _modules_after(
+        "import requests\n"
+        "from segmentkit.errors import RequestTimeoutError, translate_requests_error\n"
+        "err = translate_requests_error(requests.exceptions.ConnectTimeout('x'))\n"
+        "assert isinstance(err, RequestTimeoutError), err\n"
+    )
+    assert "requests" in modules

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 import segmentkit
+import segmentkit.sync  # used as segmentkit.sync below; nothing else need have imported it
 from segmentkit import InvalidRecipientError, OutcomeStatus, SegmentkitError
 
 from ._membership_servers import Allstech, SixtySix
