@@ -113,7 +113,8 @@ class _HostBudget(Budget):
         self.limit = max(1, int(limit))
         self.window = float(window)
         self._clock = clock
-        name = scope_key("budget", scope, str(self.limit), repr(self.window))
+        # One state file per scope and window, whatever the limit (see Budget).
+        name = scope_key("budget", scope, repr(self.window))
         self._state = directory / f"budget-{name}.json"
         self._lockfile = directory / f"budget-{name}.lock"
 

@@ -188,7 +188,8 @@ class _RedisBudget(Budget):
         self.limit = max(1, int(limit))
         self.window = float(window)
         self._owner = owner
-        tag = scope_key("budget", scope, str(self.limit), repr(self.window))
+        # One log per scope and window, whatever the limit (see Budget).
+        tag = scope_key("budget", scope, repr(self.window))
         self._keys = [f"{_PREFIX}{{{tag}}}:log", f"{_PREFIX}{{{tag}}}:blocked"]
         self._seq = f"{_PREFIX}{{{tag}}}:seq"
 
