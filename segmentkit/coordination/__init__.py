@@ -98,6 +98,11 @@ class Budget(ABC):
     def block_until(self, wall_time: float) -> None:
         """Tell every worker that the server refused requests until ``wall_time`` (a 429)."""
 
+    def learn(self, limit: int) -> None:  # noqa: B027 - optional: a backend may not share it
+        """Record the limit the server advertised for this scope and window: every worker's
+        budget of it counts against that limit from its next reservation, including those
+        still on the adapter's declared limit (a worker that has not had an answer yet)."""
+
 
 class Lease(ABC):
     """What ``with coordinator.lock(scope) as lease:`` yields: the held lock.
@@ -156,6 +161,7 @@ class _LocalLog:
     def __init__(self) -> None:
         self.starts: deque[float] = deque()
         self.blocked_until = 0.0
+        self.limit: int | None = None  # advertised by the server (Budget.learn)
         self.lock = threading.Lock()
 
 
@@ -178,9 +184,10 @@ class _LocalBudget(Budget):
             while starts and starts[0] <= now - self.window:
                 starts.popleft()
             at = max(now, log_.blocked_until)
-            if len(starts) >= self.limit:
+            limit = log_.limit or self.limit
+            if len(starts) >= limit:
                 # The slot frees when the request `limit` places back leaves the window.
-                at = max(at, starts[-self.limit] + self.window)
+                at = max(at, starts[-limit] + self.window)
             # Sorted insert: a budget with a larger limit may claim a slot before one that a
             # smaller limit already pushed into the future.
             bisect.insort(starts, at)
@@ -189,6 +196,10 @@ class _LocalBudget(Budget):
     def block_until(self, wall_time: float) -> None:
         with self._log.lock:
             self._log.blocked_until = max(self._log.blocked_until, wall_time)
+
+    def learn(self, limit: int) -> None:
+        with self._log.lock:
+            self._log.limit = max(1, int(limit))
 
 
 class LocalCoordinator(Coordinator):

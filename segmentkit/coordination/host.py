@@ -156,11 +156,16 @@ class _HostBudget(Budget):
             data = json.loads(raw)
             starts = [float(x) for x in data["starts"]]
             blocked = float(data["blocked_until"])
-        except (ValueError, KeyError, TypeError):
+            learned = data.get("limit")
+            limit = None if learned is None else max(1, int(learned))
+        except (ValueError, KeyError, TypeError, AttributeError):
             # Written by os.replace, so only a foreign or truncated-by-hand file gets here.
             log.warning("coordination 'host': unreadable budget state %s reset", self._state.name)
             return {"starts": [], "blocked_until": 0.0}
-        return {"starts": starts, "blocked_until": blocked}
+        state: dict[str, Any] = {"starts": starts, "blocked_until": blocked}
+        if limit is not None:
+            state["limit"] = limit
+        return state
 
     def _write(self, state: dict[str, Any]) -> None:
         tmp = self._state.with_name(f"{self._state.name}.{os.getpid()}.tmp")
@@ -180,9 +185,10 @@ class _HostBudget(Budget):
             now = self._clock()
             starts: list[float] = sorted(s for s in state["starts"] if s > now - self.window)
             at: float = max(now, float(state["blocked_until"]))
-            if len(starts) >= self.limit:
+            limit: int = state.get("limit") or self.limit
+            if len(starts) >= limit:
                 # The slot frees when the request `limit` places back leaves the window.
-                at = max(at, starts[-self.limit] + self.window)
+                at = max(at, starts[-limit] + self.window)
             starts.append(at)
             state["starts"] = starts
             return at - now
@@ -190,6 +196,10 @@ class _HostBudget(Budget):
     def block_until(self, wall_time: float) -> None:
         with self._locked_state() as state:
             state["blocked_until"] = max(float(state["blocked_until"]), float(wall_time))
+
+    def learn(self, limit: int) -> None:
+        with self._locked_state() as state:
+            state["limit"] = max(1, int(limit))
 
 
 class HostCoordinator(Coordinator):

@@ -128,6 +128,7 @@ class Session:
         self.budget: Budget | None = None
         self._budget_scope: str | None = None
         self._budget_window = 0.0
+        self._budget_learned = False
         self._coordinator: Coordinator | None = None
         if options.pacing and rate_limit is not None:
             if coordinator is None:
@@ -440,7 +441,7 @@ class Session:
         if limit is None or limit <= 0:
             return
         budget = self.budget
-        if budget is not None and budget.limit == limit:
+        if budget is not None and budget.limit == limit and self._budget_learned:
             return
         if self._coordinator is None or self._budget_scope is None:
             return
@@ -448,6 +449,9 @@ class Session:
         self.budget = self._coordinator.budget(
             self._budget_scope, limit=limit, window=self._budget_window
         )
+        # Shared, so workers still on the declared limit (no answer yet) use this one too.
+        self.budget.learn(limit)
+        self._budget_learned = True
         if first:
             self.budget.reserve()  # count the request that just taught us the limit
 
