@@ -146,11 +146,11 @@ class Session:
             else:
                 # Another window (rate_limit_window, e.g. a scaled-down test server) describes
                 # another limiter: the declared whole-second quirk (66text, API-SPEC 1.11c) is
-                # the production server's. Keep a latency margin only (100 ms for a few
+                # the production server's. Keep a latency margin only (150 ms for a few
                 # seconds): a fixed window opened at the first ARRIVAL sees starts shifted by
-                # latency and sleep overshoot (6 processes on 2 cores at 30 per 3 s: +50 ms
-                # met 2-3 x 429 in 480 requests, +100 ms none, limit used 1.00).
-                self._budget_window = budget_window + max(0.1, budget_window * 0.005)
+                # latency and sleep overshoot (6 processes on 2 shared cores at 30 per 3 s:
+                # +50 ms met 2-3 x 429 per run, +100 ms 0-3, +150 ms none; limit used 1.00).
+                self._budget_window = budget_window + max(0.15, budget_window * 0.005)
             self.budget = coordinator.budget(
                 self._budget_scope, limit=rate_limit.limit, window=self._budget_window
             )
