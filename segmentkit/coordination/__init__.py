@@ -101,7 +101,9 @@ class Budget(ABC):
     def learn(self, limit: int) -> None:  # noqa: B027 - optional: a backend may not share it
         """Record the limit the server advertised for this scope and window: every worker's
         budget of it counts against that limit from its next reservation, including those
-        still on the adapter's declared limit (a worker that has not had an answer yet)."""
+        still on the adapter's declared limit (a worker that has not had an answer yet).
+        Kept for two windows (a session re-learns it once a window while it works), so a
+        limit seen by an old run never outlives the workers that saw it."""
 
 
 class Lease(ABC):
@@ -162,6 +164,7 @@ class _LocalLog:
         self.starts: deque[float] = deque()
         self.blocked_until = 0.0
         self.limit: int | None = None  # advertised by the server (Budget.learn)
+        self.limit_until = 0.0
         self.lock = threading.Lock()
 
 
@@ -184,7 +187,7 @@ class _LocalBudget(Budget):
             while starts and starts[0] <= now - self.window:
                 starts.popleft()
             at = max(now, log_.blocked_until)
-            limit = log_.limit or self.limit
+            limit = (log_.limit if now < log_.limit_until else None) or self.limit
             if len(starts) >= limit:
                 # The slot frees when the request `limit` places back leaves the window.
                 at = max(at, starts[-limit] + self.window)
@@ -200,6 +203,7 @@ class _LocalBudget(Budget):
     def learn(self, limit: int) -> None:
         with self._log.lock:
             self._log.limit = max(1, int(limit))
+            self._log.limit_until = self._clock() + 2 * self.window
 
 
 class LocalCoordinator(Coordinator):

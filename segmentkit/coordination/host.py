@@ -158,6 +158,7 @@ class _HostBudget(Budget):
             blocked = float(data["blocked_until"])
             learned = data.get("limit")
             limit = None if learned is None else max(1, int(learned))
+            limit_until = float(data.get("limit_until", 0.0))
         except (ValueError, KeyError, TypeError, AttributeError):
             # Written by os.replace, so only a foreign or truncated-by-hand file gets here.
             log.warning("coordination 'host': unreadable budget state %s reset", self._state.name)
@@ -165,6 +166,7 @@ class _HostBudget(Budget):
         state: dict[str, Any] = {"starts": starts, "blocked_until": blocked}
         if limit is not None:
             state["limit"] = limit
+            state["limit_until"] = limit_until
         return state
 
     def _write(self, state: dict[str, Any]) -> None:
@@ -185,7 +187,8 @@ class _HostBudget(Budget):
             now = self._clock()
             starts: list[float] = sorted(s for s in state["starts"] if s > now - self.window)
             at: float = max(now, float(state["blocked_until"]))
-            limit: int = state.get("limit") or self.limit
+            learned = state.get("limit") if now < state.get("limit_until", 0.0) else None
+            limit: int = learned or self.limit
             if len(starts) >= limit:
                 # The slot frees when the request `limit` places back leaves the window.
                 at = max(at, starts[-limit] + self.window)
@@ -200,6 +203,7 @@ class _HostBudget(Budget):
     def learn(self, limit: int) -> None:
         with self._locked_state() as state:
             state["limit"] = max(1, int(limit))
+            state["limit_until"] = self._clock() + 2 * self.window
 
 
 class HostCoordinator(Coordinator):

@@ -204,8 +204,7 @@ class _RedisBudget(Budget):
         return max(0.0, int(micros) / 1_000_000)
 
     def learn(self, limit: int) -> None:
-        # Kept a day past its last confirmation: every session that starts re-learns it.
-        ttl = max(86_400_000, round(self.window * 2000))
+        ttl = max(1, round(self.window * 2000))  # two windows, as Budget.learn says
         client = self._owner._client
 
         def store(keys: list[str], args: list[Any]) -> Any:

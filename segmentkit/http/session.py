@@ -128,7 +128,7 @@ class Session:
         self.budget: Budget | None = None
         self._budget_scope: str | None = None
         self._budget_window = 0.0
-        self._budget_learned = False
+        self._budget_learned = float("-inf")  # time.monotonic() of the last Budget.learn
         self._coordinator: Coordinator | None = None
         if options.pacing and rate_limit is not None:
             if coordinator is None:
@@ -439,9 +439,18 @@ class Session:
     def _engage_budget(self, headers: Mapping[str, str]) -> None:
         limit = _int_header(headers, "x-ratelimit-limit")
         if limit is None or limit <= 0:
+            if self._budget_learned == float("-inf"):
+                # The first answer advertises no limit (a test double, a proxy that strips
+                # it): the declared budget goes; 429s and the pacer keep the server's word.
+                self.budget = None
             return
         budget = self.budget
-        if budget is not None and budget.limit == limit and self._budget_learned:
+        if budget is not None and budget.limit == limit:
+            # Told to the other workers again once a window (Budget.learn keeps it for two).
+            if time.monotonic() - self._budget_learned < self._budget_window:
+                return
+            budget.learn(limit)
+            self._budget_learned = time.monotonic()
             return
         if self._coordinator is None or self._budget_scope is None:
             return
@@ -451,7 +460,7 @@ class Session:
         )
         # Shared, so workers still on the declared limit (no answer yet) use this one too.
         self.budget.learn(limit)
-        self._budget_learned = True
+        self._budget_learned = time.monotonic()
         if first:
             self.budget.reserve()  # count the request that just taught us the limit
 
