@@ -27,6 +27,7 @@ Times are wall-clock seconds (``time.time()``): processes and hosts share no mon
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import os
 import threading
@@ -76,6 +77,10 @@ class Budget(ABC):
     meet a 429 at a window boundary when latency varies. Ask for a slightly longer window
     than the server's: measured with 4 processes against the 66text fake at 30 per 3 s,
     ``window=3.0`` met 3-4 429s in 160 requests, ``window=3.05`` none (limit used 0.98-1.0).
+
+    Budgets of one scope and window share one log whatever their ``limit``: a worker that
+    still uses the adapter's declared limit and one that learned the server's advertised
+    limit count the same requests (the limit only decides how many of them may be in it).
     """
 
     limit: int
@@ -92,6 +97,13 @@ class Budget(ABC):
     @abstractmethod
     def block_until(self, wall_time: float) -> None:
         """Tell every worker that the server refused requests until ``wall_time`` (a 429)."""
+
+    def learn(self, limit: int) -> None:  # noqa: B027 - optional: a backend may not share it
+        """Record the limit the server advertised for this scope and window: every worker's
+        budget of it counts against that limit from its next reservation, including those
+        still on the adapter's declared limit (a worker that has not had an answer yet).
+        Kept for two windows (a session re-learns it once a window while it works), so a
+        limit seen by an old run never outlives the workers that saw it."""
 
 
 class Lease(ABC):
@@ -145,32 +157,53 @@ class Coordinator(ABC):
         """Release backend resources (connections); the default has none."""
 
 
+class _LocalLog:
+    """The start times of one scope and window, shared by its budgets of every limit."""
+
+    def __init__(self) -> None:
+        self.starts: deque[float] = deque()
+        self.blocked_until = 0.0
+        self.limit: int | None = None  # advertised by the server (Budget.learn)
+        self.limit_until = 0.0
+        self.lock = threading.Lock()
+
+
 class _LocalBudget(Budget):
     """A sliding log of start times, with future reservations (exact within one process)."""
 
-    def __init__(self, limit: int, window: float, clock: Clock) -> None:
+    def __init__(
+        self, limit: int, window: float, clock: Clock, shared: _LocalLog | None = None
+    ) -> None:
         self.limit = max(1, int(limit))
         self.window = float(window)
         self._clock = clock
-        self._starts: deque[float] = deque()
-        self._blocked_until = 0.0
-        self._lock = threading.Lock()
+        self._log = _LocalLog() if shared is None else shared
 
     def reserve(self) -> float:
-        with self._lock:
+        log_ = self._log
+        with log_.lock:
             now = self._clock()
-            while self._starts and self._starts[0] <= now - self.window:
-                self._starts.popleft()
-            at = max(now, self._blocked_until)
-            if len(self._starts) >= self.limit:
+            starts = log_.starts
+            while starts and starts[0] <= now - self.window:
+                starts.popleft()
+            at = max(now, log_.blocked_until)
+            limit = (log_.limit if now < log_.limit_until else None) or self.limit
+            if len(starts) >= limit:
                 # The slot frees when the request `limit` places back leaves the window.
-                at = max(at, self._starts[-self.limit] + self.window)
-            self._starts.append(at)
+                at = max(at, starts[-limit] + self.window)
+            # Sorted insert: a budget with a larger limit may claim a slot before one that a
+            # smaller limit already pushed into the future.
+            bisect.insort(starts, at)
             return at - now
 
     def block_until(self, wall_time: float) -> None:
-        with self._lock:
-            self._blocked_until = max(self._blocked_until, wall_time)
+        with self._log.lock:
+            self._log.blocked_until = max(self._log.blocked_until, wall_time)
+
+    def learn(self, limit: int) -> None:
+        with self._log.lock:
+            self._log.limit = max(1, int(limit))
+            self._log.limit_until = self._clock() + 2 * self.window
 
 
 class LocalCoordinator(Coordinator):
@@ -187,6 +220,7 @@ class LocalCoordinator(Coordinator):
         self._guard = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
         self._budgets: dict[tuple[str, int, float], _LocalBudget] = {}
+        self._logs: dict[tuple[str, float], _LocalLog] = {}
 
     @contextmanager
     def _held(self, scope: str, timeout: float) -> Iterator[Lease]:
@@ -213,7 +247,8 @@ class LocalCoordinator(Coordinator):
             key = (scope, int(limit), float(window))
             found = self._budgets.get(key)
             if found is None:
-                found = self._budgets[key] = _LocalBudget(limit, window, self._clock)
+                shared = self._logs.setdefault((scope, float(window)), _LocalLog())
+                found = self._budgets[key] = _LocalBudget(limit, window, self._clock, shared)
             return found
 
 

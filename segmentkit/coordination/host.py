@@ -113,7 +113,8 @@ class _HostBudget(Budget):
         self.limit = max(1, int(limit))
         self.window = float(window)
         self._clock = clock
-        name = scope_key("budget", scope, str(self.limit), repr(self.window))
+        # One state file per scope and window, whatever the limit (see Budget).
+        name = scope_key("budget", scope, repr(self.window))
         self._state = directory / f"budget-{name}.json"
         self._lockfile = directory / f"budget-{name}.lock"
 
@@ -155,11 +156,18 @@ class _HostBudget(Budget):
             data = json.loads(raw)
             starts = [float(x) for x in data["starts"]]
             blocked = float(data["blocked_until"])
-        except (ValueError, KeyError, TypeError):
+            learned = data.get("limit")
+            limit = None if learned is None else max(1, int(learned))
+            limit_until = float(data.get("limit_until", 0.0))
+        except (ValueError, KeyError, TypeError, AttributeError):
             # Written by os.replace, so only a foreign or truncated-by-hand file gets here.
             log.warning("coordination 'host': unreadable budget state %s reset", self._state.name)
             return {"starts": [], "blocked_until": 0.0}
-        return {"starts": starts, "blocked_until": blocked}
+        state: dict[str, Any] = {"starts": starts, "blocked_until": blocked}
+        if limit is not None:
+            state["limit"] = limit
+            state["limit_until"] = limit_until
+        return state
 
     def _write(self, state: dict[str, Any]) -> None:
         tmp = self._state.with_name(f"{self._state.name}.{os.getpid()}.tmp")
@@ -179,9 +187,11 @@ class _HostBudget(Budget):
             now = self._clock()
             starts: list[float] = sorted(s for s in state["starts"] if s > now - self.window)
             at: float = max(now, float(state["blocked_until"]))
-            if len(starts) >= self.limit:
+            learned = state.get("limit") if now < state.get("limit_until", 0.0) else None
+            limit: int = learned or self.limit
+            if len(starts) >= limit:
                 # The slot frees when the request `limit` places back leaves the window.
-                at = max(at, starts[-self.limit] + self.window)
+                at = max(at, starts[-limit] + self.window)
             starts.append(at)
             state["starts"] = starts
             return at - now
@@ -189,6 +199,11 @@ class _HostBudget(Budget):
     def block_until(self, wall_time: float) -> None:
         with self._locked_state() as state:
             state["blocked_until"] = max(float(state["blocked_until"]), float(wall_time))
+
+    def learn(self, limit: int) -> None:
+        with self._locked_state() as state:
+            state["limit"] = max(1, int(limit))
+            state["limit_until"] = self._clock() + 2 * self.window
 
 
 class HostCoordinator(Coordinator):

@@ -41,13 +41,14 @@ __all__ = ["RedisCoordinator", "shown_url"]
 
 log = logging.getLogger("segmentkit.coordination")
 
-# KEYS: log (sorted set), blocked-until, sequence. ARGV: limit, window (µs).
-# Returns the wait in µs. Mirrors _LocalBudget.reserve with Redis TIME as the clock.
+# KEYS: log (sorted set), blocked-until, sequence, learned limit. ARGV: limit, window (µs).
+# Returns the wait in µs. Mirrors _LocalBudget.reserve with Redis TIME as the clock; a limit
+# learned from the server (Budget.learn) wins over the caller's declared one.
 _RESERVE = """
 if redis.replicate_commands then pcall(redis.replicate_commands) end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local limit = tonumber(ARGV[1])
+local limit = tonumber(redis.call('GET', KEYS[4]) or ARGV[1])
 local window = tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.0f', now - window))
 local at = now
@@ -188,17 +189,28 @@ class _RedisBudget(Budget):
         self.limit = max(1, int(limit))
         self.window = float(window)
         self._owner = owner
-        tag = scope_key("budget", scope, str(self.limit), repr(self.window))
+        # One log per scope and window, whatever the limit (see Budget).
+        tag = scope_key("budget", scope, repr(self.window))
         self._keys = [f"{_PREFIX}{{{tag}}}:log", f"{_PREFIX}{{{tag}}}:blocked"]
         self._seq = f"{_PREFIX}{{{tag}}}:seq"
+        self._limit_key = f"{_PREFIX}{{{tag}}}:limit"
 
     def reserve(self) -> float:
         micros = self._owner._call(
             self._owner._reserve,
-            [*self._keys, self._seq],
+            [*self._keys, self._seq, self._limit_key],
             [self.limit, round(self.window * 1_000_000)],
         )
         return max(0.0, int(micros) / 1_000_000)
+
+    def learn(self, limit: int) -> None:
+        ttl = max(1, round(self.window * 2000))  # two windows, as Budget.learn says
+        client = self._owner._client
+
+        def store(keys: list[str], args: list[Any]) -> Any:
+            return client.set(keys[0], args[0], px=args[1])
+
+        self._owner._call(store, [self._limit_key], [str(max(1, int(limit))), ttl])
 
     def block_until(self, wall_time: float) -> None:
         delta = wall_time - time.time()

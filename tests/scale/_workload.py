@@ -21,7 +21,7 @@ from typing import Any
 
 LIMIT = 30
 WINDOW = 3.0
-ADDS_PER_WORKER = 20
+ADDS_PER_WORKER = 10
 REMOVES_PER_WORKER = 5
 CHUNK = 5
 
@@ -138,7 +138,9 @@ def run(
     """Run ``workers`` processes with coordination ``spec`` against a fresh fake.
 
     ``kill_one_after``: SIGKILL worker 0 once it reported that many calls.
-    ``options``: extra connect() keywords (default: tell the pacer the scaled-down window).
+    ``options``: extra connect() keywords (default: ``rate_limit_window=WINDOW``, the
+    scaled-down window; the session then keeps a 100 ms latency margin instead of the
+    production whole-second one, see Session).
     """
     from segmentkit import Recipient
     from segmentkit.testing import fake
