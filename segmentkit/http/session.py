@@ -36,7 +36,15 @@ from ..events import RateLimitWait, RequestSent, ResponseReceived, RetrySchedule
 from ..redact import get_logger
 from .envelope import Decoder
 from .retry import Pacer, RateLimit, RetryPolicy, _int_header, server_wait
-from .transport import ResponseDeadlineError, ResponseTooLargeError, Stats, Transport
+from .transport import (
+    _CURRENT,
+    _WATCHDOG,
+    ResponseDeadlineError,
+    ResponseTooLargeError,
+    Stats,
+    Transport,
+    _Attempt,
+)
 
 __all__ = ["Retry", "RetryMode", "Session", "Stats", "Timeout"]
 
@@ -641,6 +649,14 @@ class Session:
                             attempt=attempt,
                         )
                     )
+                # The status line and headers are bound by the attempt's total deadline (a
+                # trickling server is cut by the watchdog); the streamed body by the deadline
+                # checks between chunks (_stream_chunks).
+                head_attempt = _Attempt(
+                    time.monotonic() + transport.deadline, transport.timeout, transport.deadline
+                )
+                _WATCHDOG.watch(head_attempt)
+                _CURRENT.attempt = head_attempt
                 try:
                     response = transport.session.request(
                         "GET",
@@ -657,7 +673,12 @@ class Session:
                     error = translate_requests_error(
                         exc, provider=self.provider, method="GET", url=safe_url
                     )
+                    if head_attempt.fired:
+                        error = transport._deadline_error("GET", url, safe_url, transport.deadline)
                     raise error from exc
+                finally:
+                    _CURRENT.attempt = None
+                    head_attempt.finish()
                 status = response.status_code
                 transport.stats.count(status)
                 if status == 429 or self.pacer is not None:
@@ -694,7 +715,18 @@ class Session:
                 if status >= 300 or ended:
                     # Small or failed: decode whole, with every rule request() applies.
                     if status >= 300:
-                        transport._read(response, started, "GET", url, safe_url)
+                        transport._read(
+                            response,
+                            started,
+                            "GET",
+                            url,
+                            safe_url,
+                            _Attempt(
+                                time.monotonic() + transport.deadline,
+                                transport.timeout,
+                                transport.deadline,
+                            ),
+                        )
                     else:
                         response._content = head
                         response._content_consumed = True  # type: ignore[attr-defined]
