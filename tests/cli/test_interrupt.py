@@ -25,6 +25,10 @@ SCRIPT = Path(sys.executable).with_name("segmentkit")
 MEMBERS = 300
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _count(srv: object, sid: str) -> int:
     return len(srv.platform.member_identities(sid))  # type: ignore[attr-defined]
 
@@ -48,6 +52,9 @@ def test_sigint_mid_bulk_add_exits_130_with_a_summary_and_writes_stop(tmp_path: 
             stderr=subprocess.PIPE,
             text=True,
             env=env,
+            # A runner started in the background may ignore SIGINT; the child must not inherit
+            # that (Python keeps an ignored SIGINT ignored).
+            preexec_fn=_default_sigint,
         )
         try:
             for _ in range(600):  # wait, bounded, until the run is well under way
@@ -101,6 +108,9 @@ def test_ctrl_c_while_workers_wait_for_the_rate_limit_stops_within_a_second() ->
                 fired.append(time.monotonic())
                 _thread.interrupt_main()
 
+        # interrupt_main() does nothing when this runner ignores SIGINT (started in the
+        # background): the test installs Python's own handler for its duration.
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
         helper = threading.Thread(target=ctrl_c, daemon=True)
         helper.start()
         members = [
@@ -112,6 +122,7 @@ def test_ctrl_c_while_workers_wait_for_the_rate_limit_stops_within_a_second() ->
                 client.recipients.add(sid, members)
             finally:
                 stopped = time.monotonic()
+                signal.signal(signal.SIGINT, previous)
         helper.join(5)
         client.close()
         assert fired, "the workers never waited for the rate limit"
