@@ -317,8 +317,10 @@ class RedisCoordinator(Coordinator):
         lease.release()
 
     def lock(
-        self, scope: str, *, timeout: float = 120.0, ttl: float = 300.0
+        self, scope: str, *, timeout: float = 120.0, ttl: float = 30.0
     ) -> AbstractContextManager[Lease]:
+        # 30 s, renewed every 10 s while held: a SIGKILLed holder frees the segment within
+        # 30 s, well inside the default lock wait (120 s); 300 s outlasted that wait.
         return self._held(scope, timeout, ttl)
 
     def budget(self, scope: str, *, limit: int, window: float) -> Budget:
