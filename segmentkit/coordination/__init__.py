@@ -101,7 +101,8 @@ class Budget(ABC):
     def learn(self, limit: int) -> None:  # noqa: B027 - optional: a backend may not share it
         """Record the limit the server advertised for this scope and window: every worker's
         budget of it counts against that limit from its next reservation, including those
-        still on the adapter's declared limit (a worker that has not had an answer yet).
+        still on the adapter's declared limit (a worker that has not had an answer yet)
+        when it is larger than theirs (a smaller one is applied by each worker's own switch).
         Kept for two windows (a session re-learns it once a window while it works), so a
         limit seen by an old run never outlives the workers that saw it."""
 
@@ -157,6 +158,14 @@ class Coordinator(ABC):
         """Release backend resources (connections); the default has none."""
 
 
+def _sane_block(wall_time: float, now: float) -> float:
+    """A refusal's end as given by a server, bounded: a garbage ``Reset: inf`` must not block
+    every worker of the scope for ever (shared state outlives the run)."""
+    if wall_time != wall_time or wall_time > now + 3600.0:  # NaN, inf, garbage: ignored
+        return 0.0
+    return wall_time
+
+
 class _LocalLog:
     """The start times of one scope and window, shared by its budgets of every limit."""
 
@@ -187,7 +196,8 @@ class _LocalBudget(Budget):
             while starts and starts[0] <= now - self.window:
                 starts.popleft()
             at = max(now, log_.blocked_until)
-            limit = (log_.limit if now < log_.limit_until else None) or self.limit
+            learned = log_.limit if now < log_.limit_until else None
+            limit = max(learned or 0, self.limit)  # a learned limit only frees, never stalls
             if len(starts) >= limit:
                 # The slot frees when the request `limit` places back leaves the window.
                 at = max(at, starts[-limit] + self.window)
@@ -197,6 +207,7 @@ class _LocalBudget(Budget):
             return at - now
 
     def block_until(self, wall_time: float) -> None:
+        wall_time = _sane_block(wall_time, self._clock())
         with self._log.lock:
             self._log.blocked_until = max(self._log.blocked_until, wall_time)
 

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigurationError, CoordinationError, LockTimeoutError
-from . import Budget, Clock, Coordinator, Lease, _HeldLease, scope_key
+from . import Budget, Clock, Coordinator, Lease, _HeldLease, _sane_block, scope_key
 
 __all__ = ["HostCoordinator", "runtime_dir"]
 
@@ -185,10 +185,13 @@ class _HostBudget(Budget):
     def reserve(self) -> float:
         with self._locked_state() as state:
             now = self._clock()
-            starts: list[float] = sorted(s for s in state["starts"] if s > now - self.window)
-            at: float = max(now, float(state["blocked_until"]))
+            # Claims more than an hour ahead came from a garbage block (older versions): dropped.
+            starts: list[float] = sorted(
+                s for s in state["starts"] if now - self.window < s <= now + 3600.0
+            )
+            at: float = max(now, _sane_block(float(state["blocked_until"]), now))
             learned = state.get("limit") if now < state.get("limit_until", 0.0) else None
-            limit: int = learned or self.limit
+            limit: int = max(learned or 0, self.limit)  # a learned limit only frees
             if len(starts) >= limit:
                 # The slot frees when the request `limit` places back leaves the window.
                 at = max(at, starts[-limit] + self.window)
@@ -197,6 +200,7 @@ class _HostBudget(Budget):
             return at - now
 
     def block_until(self, wall_time: float) -> None:
+        wall_time = _sane_block(float(wall_time), self._clock())
         with self._locked_state() as state:
             state["blocked_until"] = max(float(state["blocked_until"]), float(wall_time))
 

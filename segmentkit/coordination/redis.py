@@ -48,7 +48,9 @@ _RESERVE = """
 if redis.replicate_commands then pcall(redis.replicate_commands) end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local limit = tonumber(redis.call('GET', KEYS[4]) or ARGV[1])
+local limit = tonumber(ARGV[1])
+local learned = tonumber(redis.call('GET', KEYS[4]) or '0')
+if learned > limit then limit = learned end
 local window = tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.0f', now - window))
 local at = now
@@ -214,7 +216,7 @@ class _RedisBudget(Budget):
 
     def block_until(self, wall_time: float) -> None:
         delta = wall_time - time.time()
-        if delta > 0:
+        if 0 < delta <= 3600.0:  # a garbage Reset (inf) never blocks every worker for ever
             self._owner._call(self._owner._block, [self._keys[1]], [round(delta * 1_000_000)])
 
 
@@ -317,8 +319,10 @@ class RedisCoordinator(Coordinator):
         lease.release()
 
     def lock(
-        self, scope: str, *, timeout: float = 120.0, ttl: float = 300.0
+        self, scope: str, *, timeout: float = 120.0, ttl: float = 30.0
     ) -> AbstractContextManager[Lease]:
+        # 30 s, renewed every 10 s while held: a SIGKILLed holder frees the segment within
+        # 30 s, well inside the default lock wait (120 s); 300 s outlasted that wait.
         return self._held(scope, timeout, ttl)
 
     def budget(self, scope: str, *, limit: int, window: float) -> Budget:
