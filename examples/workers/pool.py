@@ -79,9 +79,16 @@ def demo(workers: int, coordination: str | None) -> int:
     from segmentkit.testing import fake
 
     phones = [f"+39333{i:07d}" for i in range(60)]
-    with fake("notificator", "socket", rate_limit=30, rate_window=3.0) as srv:
+    # The documented profile: a plain fixed window (v2.0.1 adds a whole-second tail, API-SPEC
+    # 1.11c, which the declared 66text limit covers at its real 60 s window, not at 3 s).
+    with fake("notificator", "socket", profile="documented", rate_limit=30, rate_window=3.0) as srv:
         segment_id = srv.platform.seed_segment("pool demo")
         os.environ["SEGMENTKIT_DSN"] = srv.dsn()  # inherited by the spawned workers
+        # The fake's limit (30) is below 66text's declared one (60): one request through the
+        # shared budget learns it for every worker (Budget.learn), so they do not start at 60.
+        kwargs = {"coordination": coordination} if coordination else {}
+        with segmentkit.connect(srv.dsn(), rate_limit_window=3.0, **kwargs) as probe:
+            probe.segments.get(segment_id)
         totals = sync(
             segment_id,
             phones,

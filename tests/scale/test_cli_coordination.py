@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-import segmentkit.cli.app as app
+import segmentkit.client as client_module
 from segmentkit import ConfigurationError
 from segmentkit.cli import cli
 from segmentkit.cli.accounts import account_coordination
@@ -20,13 +20,13 @@ from segmentkit.testing import fake
 def seen(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """What the CLI passed to connect() as ``coordination`` (then connects without it)."""
     calls: list[Any] = []
-    real = app.connect
+    real = client_module.connect  # the CLI imports it when a command connects
 
     def spy(target: str, **kwargs: Any) -> Any:
         calls.append(kwargs.pop("coordination", None))
         return real(target, **kwargs)
 
-    monkeypatch.setattr(app, "connect", spy)
+    monkeypatch.setattr(client_module, "connect", spy)
     monkeypatch.delenv("SEGMENTKIT_DSN", raising=False)
     return calls
 
