@@ -172,6 +172,7 @@ class Session:
         #: Per-call overrides of a :meth:`view` (``None``: the transport's own).
         self._timeout: tuple[float, float] | None = None
         self._deadline: float | None = None
+        self._refused_until = 0.0  # time.monotonic() until which the server refused (429)
         self._interrupted = threading.Event()
         self._wait_callbacks: list[WaitCallback] = []
         self._cb_lock = threading.Lock()
@@ -348,6 +349,7 @@ class Session:
         attempt: int,
         allow_empty: bool,
     ) -> Any:
+        self._honour_refusal()
         if self.budget is not None:
             # The shared budget counts every worker's requests; this process's pacer counts
             # only its own view of one window (anchored at its own first answer), so its waits
@@ -394,8 +396,13 @@ class Session:
                 # Learn the limit from ordinary answers (both platforms advertise it on every
                 # one, API-SPEC 1.4 / 2.7), not from a refusal alone.
                 self._engage_budget(response.headers)
-            if wait is not None and self.budget is not None:
-                self.budget.block_until(time.time() + wait)
+            if wait is not None:
+                # Remembered here as well: the shared budget ignores implausible blocks (a
+                # hostile server must not poison every worker), but this session keeps the
+                # server's word and refuses at once what it may not send.
+                self._refused_until = max(self._refused_until, time.monotonic() + wait)
+                if self.budget is not None:
+                    self.budget.block_until(time.time() + wait)
         if listening:
             transport.emit(
                 ResponseReceived(
@@ -506,6 +513,16 @@ class Session:
         self._budget_learned = time.monotonic()
         if first:
             self.budget.reserve()  # count the request that just taught us the limit
+
+    def _honour_refusal(self) -> None:
+        """Wait out (or, past ``max_retry_wait``, raise) the server's last 429 wait."""
+        delay = self._refused_until - time.monotonic()
+        if delay <= 0:
+            return
+        self._check_cap(delay, "the platform's rate limit")
+        self.stats.add_wait(delay)
+        self._announce_pacing(delay)
+        self.wait(delay, "rate limit")
 
     def _take_budget(self) -> None:
         budget = self.budget
@@ -632,6 +649,7 @@ class Session:
             attempt += 1
             response: requests.Response | None = None
             try:
+                self._honour_refusal()
                 self._take_budget()
                 self._wait_for_pacer()
                 # The answer deadline starts when the request is sent, not while it is paced.
