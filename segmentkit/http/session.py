@@ -483,6 +483,7 @@ class Session:
         pacer = self.pacer
         until = pacer.blocked_until if pacer is not None else 0.0
         self.wait(delay, "rate limit")
+        self._refused_until = 0.0  # this wait kept the server's word; do not keep it twice
         if pacer is not None and until:
             pacer.unblock(until)  # this wait kept the block; do not keep it twice
 
