@@ -19,6 +19,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
+from ..http.paging import walk_pages
 from ..models import Recipient
 
 __all__ = [
@@ -96,24 +97,40 @@ class MemberSetStore:
 
     def write_members(self, segment_id: str, current: MemberSet, keys: Sequence[Key]) -> MemberSet:
         """Replace the list with ``keys`` and return the list as stored afterwards (a read
-        back). A write whose outcome is unknown must be reconciled inside (``Provider.write``
-        with ``reconcile``), never re-sent blindly."""
+        back). A write whose outcome is unknown must be reconciled inside
+        (``self.http.post(..., retry=Retry.after(lookup))``), never re-sent blindly."""
         raise NotImplementedError
 
 
 class PerMemberStore:
-    """One request per member (allstech, the example platform)."""
+    """One request per member (allstech, the example platform): implement
+    :meth:`add_member` and :meth:`remove_member`; :meth:`members_by_identity` comes from the
+    adapter's ``list_recipients``."""
 
     def members_by_identity(self, segment_id: str) -> Mapping[str, Sequence[str]]:
         """Every member: channel identity (E.164 phone / lower-case email) → the platform's
-        member ids for it (a platform may store duplicates, allstech Unknowns 10)."""
-        raise NotImplementedError
+        member ids for it (a platform may store duplicates, allstech Unknowns 10).
+
+        The default walks the adapter's ``list_recipients`` and groups the members that have
+        an id and an identity; override it only where the platform can answer more cheaply
+        (the engine calls it once per round)."""
+        adapter: Any = self  # a Provider: the shapes are its second base class
+        members: dict[str, list[str]] = {}
+        for page in walk_pages(
+            lambda token: adapter.list_recipients(segment_id, token), provider=adapter.name
+        ):
+            for member in page.items:
+                identity = member.identity(adapter.channel)
+                if identity and member.id:
+                    members.setdefault(identity, []).append(member.id)
+        return members
 
     def add_member(self, segment_id: str, recipient: Recipient) -> None:
-        """Store one member. Send it once (``Provider.request(..., idempotent=False)``):
-        the engine looks before any re-send. Raise :class:`AlreadyMember` when the platform
-        says it is there, an :class:`~segmentkit.InvalidRequestError`-like error when it
-        refuses the item, anything else when the outcome is unknown."""
+        """Store one member. Send it once (a plain ``self.http.post``, which never re-sends
+        a write whose outcome is unknown): the engine looks before any re-send. Raise
+        :class:`AlreadyMember` when the platform says it is there, an
+        :class:`~segmentkit.InvalidRequestError`-like error when it refuses the item,
+        anything else when the outcome is unknown."""
         raise NotImplementedError
 
     def remove_member(self, segment_id: str, member_id: str) -> None:

@@ -9,10 +9,14 @@ each time; these helpers name them once:
 * :func:`utc_datetime` — ``"Y-m-d H:i:s"`` timestamps in UTC (``0000-…`` and blanks = unset);
 * :func:`json_list` — a list sent as a list, as a JSON string, as a PHP array with gaps
   (an object keyed by index), or as ``null``;
+* :func:`string_list` — a list of strings that may arrive as JSON text, a bare scalar or
+  ``null``;
+* :func:`unescape_html` — text a PHP platform stored through ``htmlspecialchars``, as typed;
 * :class:`RuleDialect` — which neutral :class:`~segmentkit.models.Rule` operators and fields a
   platform can express, with its limits; :meth:`RuleDialect.to_native` raises
   :class:`~segmentkit.errors.UnsupportedOperationError` naming the rule *before* any request,
-  :meth:`RuleDialect.from_native` maps stored conditions back.
+  :meth:`RuleDialect.from_native` maps stored conditions back, :meth:`RuleDialect.from_arrays`
+  whole lists of them stored as parallel arrays (PHP form fields).
 
 Use them as ``field_validator(..., mode="before")`` bodies, e.g.::
 
@@ -27,7 +31,9 @@ Use them as ``field_validator(..., mode="before")`` bodies, e.g.::
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -44,8 +50,12 @@ __all__ = [
     "WireModel",
     "json_list",
     "php_object",
+    "string_list",
+    "unescape_html",
     "utc_datetime",
 ]
+
+_SPACES = re.compile(r"\s+")
 
 
 class WireModel(BaseModel):
@@ -78,6 +88,32 @@ def json_list(value: Any) -> Any:
     if isinstance(value, Mapping):
         return list(value.values())
     return value
+
+
+def string_list(value: Any) -> list[str]:
+    """A list of strings → ``list[str]``, however a PHP platform sent it: a list (``null``
+    items → ``""``, other items as text), a JSON-encoded list in a string, ``null`` → ``[]``;
+    any other value (a bare scalar, text that is not a JSON list) is a one-item list."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        try:
+            decoded = json.loads(value)
+        except (ValueError, RecursionError):
+            return [value]
+        if not isinstance(decoded, list):
+            return [value]
+        value = decoded
+    if isinstance(value, list):
+        return ["" if v is None else str(v) for v in value]
+    return [str(value)]
+
+
+def unescape_html(text: str | None) -> str | None:
+    """Text a platform stored through PHP's ``htmlspecialchars`` (escaping input on save, so
+    ``Smith & Co`` is listed back as ``Smith &amp; Co``) → the text as it was typed. Keep the
+    stored form in the model's ``raw``."""
+    return html.unescape(text) if text and "&" in text else text
 
 
 def utc_datetime(value: Any) -> datetime | None:
@@ -116,7 +152,9 @@ class RuleDialect:
       ``None`` accepts any field (custom parameters);
     * ``any_of`` — whether several rules may be ORed (``match="any"``);
     * ``max_rules``, ``key_max``, ``value_max`` — the platform's limits (``None``: none);
-    * ``name`` — the platform, for messages; ``reference`` — where the rules are documented.
+    * ``name`` — the platform, for messages; ``reference`` — where the rules are documented;
+    * ``fold`` — stored conditions are matched ignoring case and runs of spaces (for
+      platforms whose conditions are labels typed in a web UI, e.g. ``"Is  After"``).
 
     Each rule compares one field with one value; rules the table cannot express raise
     :class:`UnsupportedOperationError` naming the rule, before any request.
@@ -130,10 +168,15 @@ class RuleDialect:
     key_max: int | None = None
     value_max: int | None = None
     reference: str = ""
+    fold: bool = False
     _conditions: Mapping[str, Operator] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_conditions", {v: k for k, v in self.operators.items()})
+        conditions = {self._folded(v): k for k, v in self.operators.items()}
+        object.__setattr__(self, "_conditions", conditions)
+
+    def _folded(self, condition: str) -> str:
+        return _SPACES.sub(" ", condition.strip().lower()) if self.fold else condition
 
     def unsupported(self, what: str, hint: str = "") -> UnsupportedOperationError:
         """The error for ``what``, with ``hint`` (or the dialect's reference)."""
@@ -176,7 +219,8 @@ class RuleDialect:
         """The native condition for ``rule``'s operator, or ``None`` when there is none."""
         if rule.operator is Operator.other:
             native = rule.native_operator
-            return native if native is not None and native in self._conditions else None
+            known = native is not None and self._folded(native) in self._conditions
+            return native if known else None
         if rule.operator is Operator.in_ and len(rule.values) == 1:
             return self.operators.get(Operator.equals)
         return self.operators.get(rule.operator)
@@ -186,10 +230,38 @@ class RuleDialect:
         :attr:`Operator.other` with ``native_operator`` set, so nothing is lost."""
         return Rule(
             field=native.field,
-            operator=self._conditions.get(native.condition, Operator.other),
+            operator=self._conditions.get(self._folded(native.condition), Operator.other),
             values=(native.value,),
             native_operator=native.condition,
         )
+
+    def from_arrays(
+        self, fields: Sequence[str], conditions: Sequence[str], values: Sequence[str]
+    ) -> tuple[Rule, ...]:
+        """Conditions stored as parallel arrays (PHP form fields ``field[]``, ``operator[]``,
+        ``value[]``) → rules, one per field. Each rule takes the next value from ``values``,
+        a ``between`` the next two; a ``between`` left with fewer keeps what it has as
+        :attr:`Operator.other`. A missing field or condition reads ``"?"``; the native
+        condition is kept in ``native_operator``."""
+        rules: list[Rule] = []
+        pos = 0
+        for i, field_name in enumerate(fields):
+            native = conditions[i] if i < len(conditions) else ""
+            op = self._conditions.get(self._folded(native), Operator.other)
+            take = 2 if op is Operator.between else 1
+            taken = tuple(values[pos : pos + take])
+            pos += take
+            if op is Operator.between and len(taken) != 2:
+                op = Operator.other
+            rules.append(
+                Rule(
+                    field=field_name or "?",
+                    operator=op,
+                    values=taken,
+                    native_operator=native or "?",
+                )
+            )
+        return tuple(rules)
 
 
 def describe(rule: Rule) -> str:

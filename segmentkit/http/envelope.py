@@ -26,7 +26,7 @@ from ..errors import (
 from ..redact import Redactor
 from .retry import server_wait
 
-__all__ = ["Decoder", "ErrorRules", "messages_from_body", "text_excerpt"]
+__all__ = ["Decoder", "ErrorRules", "messages_from_body", "success_field", "text_excerpt"]
 
 _TAG = re.compile(r"<[^>]+>")
 _SPACE = re.compile(r"\s+")
@@ -66,11 +66,26 @@ def messages_from_body(body: Any) -> tuple[list[str], dict[str, list[str]]]:
     return messages, fields
 
 
+def success_field(key: str, *ok: str) -> Callable[[Any], bool]:
+    """An ``ErrorRules(success=...)`` rule for envelopes that carry their outcome in a body
+    field: the answer succeeded when ``body[key]`` is one of ``ok`` (allstech:
+    ``success_field("status", "success")``). An empty body is left to the decoder, which
+    decides whether one is allowed."""
+    wanted = frozenset(ok)
+
+    def succeeded(body: Any) -> bool:
+        return body is None or (isinstance(body, Mapping) and body.get(key) in wanted)
+
+    return succeeded
+
+
 @dataclass(frozen=True)
 class ErrorRules:
     """A declaration of how a platform signals failure, checked in this order:
 
     1. ``classify(response, body)`` — one optional hook for what a table cannot say;
+       then, with ``keep_transient``, a 429 or 5xx is classified by its status alone,
+       whatever its body says (pacing, retries and reconciliation depend on those classes);
     2. ``success(body)`` — for HTTP 2xx envelopes: ``False`` means the answer is a failure
        (e.g. allstech's ``"status": "failed"`` inside HTTP 200, API-SPEC §2.2);
     3. ``titles`` — exact message texts → error class;
@@ -88,6 +103,7 @@ class ErrorRules:
     success: Callable[[Any], bool] | None = None
     classify: ErrorHook | None = None
     extract: MessagesHook = messages_from_body
+    keep_transient: bool = False
 
     def error_for(self, response: requests.Response, body: Any) -> APIError | None:
         """The error ``body`` (decoded JSON) with ``response``'s status carries, or ``None``."""
@@ -96,6 +112,10 @@ class ErrorRules:
             if found is not None:
                 return found
         status = response.status_code
+        if self.keep_transient and (status == 429 or status >= 500):
+            messages, fields = self.extract(body)
+            kept = self.status.get(status) or error_class_for_status(status)
+            return kept(status_code=status, messages=messages, field_errors=fields)
         failed = status >= 300 or (self.success is not None and not self.success(body))
         if not failed:
             return None
