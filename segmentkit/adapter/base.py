@@ -16,7 +16,7 @@ shape from :mod:`segmentkit.adapter.stores` as a second base class.
 **What an adapter may call**: ``self.http`` (``get``/``post``/``delete``/``request``/
 ``get_items``), ``self.settings``, ``self.name``, :meth:`secret` (only to build auth headers),
 :meth:`unsupported`, :meth:`parse`, :meth:`url`, :meth:`page_fetched`, :meth:`stream_pages`,
-:attr:`options`.
+:meth:`segments_page`, :attr:`options`.
 
 **What an adapter overrides**: :meth:`auth_headers` (required), :meth:`list_segments`,
 :meth:`get_segment`, the optional segment operations, :meth:`list_recipients`,
@@ -66,11 +66,12 @@ import itertools
 import threading
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypedDict, TypeVar
 
 import pydantic
 import requests
 from pydantic import BaseModel, ConfigDict, SecretStr
+from typing_extensions import Unpack
 
 from .._version import CORE_API_VERSION
 from ..errors import (
@@ -99,7 +100,7 @@ from ..models import (
 from ..redact import Redactor
 from ..transport import Transport
 
-__all__ = ["NoSettings", "Provider", "text_excerpt", "walk_pages"]
+__all__ = ["NoSettings", "Provider", "SegmentChange", "SegmentDraft", "text_excerpt", "walk_pages"]
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -136,6 +137,29 @@ class NoSettings(BaseModel):
     """Default adapter settings: none. Unknown keywords are refused."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SegmentDraft(TypedDict):
+    """What :meth:`Provider.create_segment` is given, as keywords: ``name``, and either
+    ``recipients`` (a static segment) or ``rules`` with ``match`` (a dynamic one); the other
+    is ``None``. An override writes ``def create_segment(self, **draft:
+    Unpack[SegmentDraft]) -> Segment`` and reads ``draft["name"]``."""
+
+    name: str
+    recipients: Sequence[Recipient] | None
+    rules: Sequence[Rule] | None
+    match: Match
+
+
+class SegmentChange(TypedDict):
+    """What :meth:`Provider.update_segment` is given, as keywords: only what is not ``None``
+    changes, everything else must survive. An override writes ``def update_segment(self,
+    segment_id: str, **change: Unpack[SegmentChange]) -> Segment``."""
+
+    name: str | None
+    recipients: Sequence[Recipient] | None
+    rules: Sequence[Rule] | None
+    match: Match | None
 
 
 class _NoCredentials(BaseModel):
@@ -261,27 +285,14 @@ class Provider:
         """Return one segment or raise :class:`NotFoundError`. Required."""
         raise self.unsupported("getting a segment")
 
-    def create_segment(
-        self,
-        *,
-        name: str,
-        recipients: Sequence[Recipient] | None,
-        rules: Sequence[Rule] | None,
-        match: Match,
-    ) -> Segment:
-        """Create a segment from members (static) or rules (dynamic). Optional."""
+    def create_segment(self, **draft: Unpack[SegmentDraft]) -> Segment:
+        """Create a segment from members (static) or rules (dynamic), as
+        :class:`SegmentDraft` describes. Optional."""
         raise self.unsupported("creating a segment")
 
-    def update_segment(
-        self,
-        segment_id: str,
-        *,
-        name: str | None,
-        recipients: Sequence[Recipient] | None,
-        rules: Sequence[Rule] | None,
-        match: Match | None,
-    ) -> Segment:
-        """Change only what is not ``None``; everything else must survive. Optional."""
+    def update_segment(self, segment_id: str, **change: Unpack[SegmentChange]) -> Segment:
+        """Change only what is not ``None`` (:class:`SegmentChange`); everything else must
+        survive. Optional."""
         raise self.unsupported("updating a segment")
 
     def delete_segment(self, segment_id: str) -> None:
@@ -519,6 +530,14 @@ class Provider:
         self.page_fetched(resource, number, len(items), None)
         # "streamed": the pages cut one answer, so they cannot repeat each other's items.
         return Page(items=items, page=number, next_page=next_page, extra={"streamed": True})
+
+    def segments_page(self, segments: Sequence[Segment], query: SegmentQuery) -> Page[Segment]:
+        """Every segment of a platform that lists them in one unpaginated answer, as the only
+        page: announces the page (:meth:`page_fetched`) and applies ``query`` client-side, with
+        the reference semantics every platform shares. ``list_segments`` returns it."""
+        self.page_fetched("segments", 1, len(segments), 1)
+        items = query.apply(segments)
+        return Page(items=items, page=1, total_pages=1, total=len(items), next_page=None)
 
     def page_fetched(
         self, resource: str, page: int | None, items: int, total_pages: int | None
