@@ -10,23 +10,20 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-import requests
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from segmentkit.adapter import AlreadyMember, PerMemberStore, Provider
 from segmentkit.errors import (
-    APIError,
     AuthenticationError,
     NotFoundError,
-    UnexpectedResponseError,
     ValidationError,
-    error_class_for_status,
 )
 from segmentkit.hookspecs import hookimpl
-from segmentkit.http import ErrorRules, RateLimit, Unpaged, messages_from_body
+from segmentkit.http import ErrorRules, RateLimit, Unpaged
+from segmentkit.http.envelope import success_field
 from segmentkit.models import Page, Recipient, Segment, SegmentQuery
 
 from .wire import WireRecipient, WireSegment, WireSegments, to_recipient, to_segment
@@ -34,9 +31,6 @@ from .wire import WireRecipient, WireSegment, WireSegments, to_recipient, to_seg
 __all__ = ["AllstechProvider"]
 
 _MEMBERS = "message.contactEmails.item"  # where segment/email/list puts members (API-SPEC 2.3)
-
-
-# ---------------------------------------------------------------------------- errors
 
 # "Any unauthorised answer, whatever the wording" (API-SPEC Unknowns 3 only guesses it).
 _AUTH_WORDS = (
@@ -46,43 +40,25 @@ _AUTH_WORDS = (
 )
 _TAKEN = re.compile(r"already (been )?taken|already exists|duplicate", re.IGNORECASE)
 
-
-def _succeeded(body: Any) -> bool:
-    """API-SPEC 2.2: success is the body's ``status``, not the HTTP code (failures come as
-    HTTP 200 ``"status": "failed"``). An empty body is left to the core ("empty answer")."""
-    return body is None or (isinstance(body, Mapping) and body.get("status") == "success")
-
-
-def _keep_status(response: requests.Response, body: Any) -> APIError | None:
-    """429 and 5xx keep their class whatever the body says, so that pacing, retries and
-    outcome reconciliation work (API-SPEC 2.7: Laravel's throttle and error pages)."""
-    status = response.status_code
-    if status != 429 and status < 500:
-        return None
-    messages, fields = messages_from_body(body)
-    return error_class_for_status(status)(messages=messages, field_errors=fields)
-
-
-# A failing HTTP-200 envelope no rule names (e.g. ``"errors": "SQLSTATE[HY000]…"``, the
-# vendor's controllers answering an exception, API-SPEC 2.7) is UnexpectedResponseError: for a
-# write that is an unknown outcome, which the membership engine reconciles by re-reading.
+# Success is the body's "status", not the HTTP code: failures come as HTTP 200 "failed"
+# (API-SPEC 2.2). 429 and 5xx keep their class whatever the body says, for pacing, retries and
+# reconciliation (2.7: Laravel's throttle and error pages). A failing envelope no rule names
+# (e.g. "errors": "SQLSTATE[HY000]…", 2.7) is UnexpectedResponseError: for a write, an unknown
+# outcome the membership engine reconciles by re-reading.
 ERRORS = ErrorRules(
-    classify=_keep_status,
-    success=_succeeded,
-    # Missing or wrong keys come back as a field dict (API-SPEC 2.7); the other fields of
-    # segment/email/store are input validation (API-SPEC 2.3).
+    success=success_field("status", "success"),
+    keep_transient=True,
+    # Missing or wrong keys come back as a field dict (2.7); the other fields of
+    # segment/email/store are input validation (2.3).
     fields={
-        "publickey": AuthenticationError,
-        "secretkey": AuthenticationError,
-        "PublicKey": AuthenticationError,
-        "SecretKey": AuthenticationError,
-        "public_key": AuthenticationError,
-        "secret_key": AuthenticationError,
-        "segment_id": ValidationError,
-        "segment_recipient_id": ValidationError,
-        "first_name": ValidationError,
-        "last_name": ValidationError,
-        "email": ValidationError,
+        **dict.fromkeys(
+            ("publickey", "secretkey", "PublicKey", "SecretKey", "public_key", "secret_key"),
+            AuthenticationError,
+        ),
+        **dict.fromkeys(
+            ("segment_id", "segment_recipient_id", "first_name", "last_name", "email"),
+            ValidationError,
+        ),
     },
     # "Record not found" / "Record Not Found" (API-SPEC 2.3, 2.5.3).
     messages=((r"(?i)\bnot found\b", NotFoundError), (_AUTH_WORDS, AuthenticationError)),
@@ -150,12 +126,8 @@ class AllstechProvider(Provider, PerMemberStore):
         return out
 
     def list_segments(self, query: SegmentQuery, page: Any) -> Page[Segment]:
-        # One unpaginated list (API-SPEC Unknowns 8): search, type, dates and order are applied
-        # client-side with the reference semantics, so they match every other platform.
-        segments = self._segments()
-        self.page_fetched("segments", 1, len(segments), 1)
-        items = query.apply(segments)
-        return Page(items=items, page=1, total_pages=1, total=len(items), next_page=None)
+        # One unpaginated list (API-SPEC Unknowns 8): the query is applied client-side.
+        return self.segments_page(self._segments(), query)
 
     def get_segment(self, segment_id: str) -> Segment:
         # There is no single-segment endpoint (API-SPEC 2.3): find it in the list.
@@ -199,11 +171,6 @@ class AllstechProvider(Provider, PerMemberStore):
         if first is None:
             return
         for raw in itertools.chain((first,), items):
-            if not isinstance(raw, dict):
-                raise UnexpectedResponseError(
-                    "unexpected recipient list format: contactEmails holds a non-object",
-                    provider=self.name,
-                )
             yield to_recipient(self.parse(WireRecipient, raw, what="recipient"), raw)
 
     def list_recipients(self, segment_id: str, page: Any) -> Page[Recipient]:
@@ -233,15 +200,8 @@ class AllstechProvider(Provider, PerMemberStore):
             "default_last_name settings"
         )
 
-    # -- membership primitives (API-SPEC 2.3: one request per member)
-
-    def members_by_identity(self, segment_id: str) -> Mapping[str, Sequence[str]]:
-        by_email: dict[str, list[str]] = {}
-        for m in self._members(segment_id):
-            if m.email and m.id:
-                # The platform may hold duplicates (Unknowns 10): every copy is listed.
-                by_email.setdefault(m.email.lower(), []).append(m.id)
-        return by_email
+    # -- membership primitives (API-SPEC 2.3: one request per member; members_by_identity
+    # groups list_recipients, the core's default)
 
     def add_member(self, segment_id: str, recipient: Recipient) -> None:
         first, last = self._names(recipient)

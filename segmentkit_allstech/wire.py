@@ -4,20 +4,19 @@ and maps them with :func:`to_segment` and :func:`to_recipient`."""
 
 from __future__ import annotations
 
-import html
-import json
 import re
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
+from segmentkit.adapter.wire import RuleDialect, WireModel, string_list, unescape_html
 from segmentkit.errors import InvalidRecipientError
 from segmentkit.models import Operator, Recipient, Rule, Segment, SegmentKind, normalize_email
 
 __all__ = [
+    "RULES",
     "WireRecipient",
-    "WireRecipients",
     "WireSegment",
     "WireSegments",
     "to_recipient",
@@ -25,31 +24,12 @@ __all__ = [
 ]
 
 
-# ---------------------------------------------------------------------------- wire models
-
-
-def _string_list(value: Any) -> Any:
-    """``select_field``/``select_operator``/``value`` are JSON arrays of strings (API-SPEC
-    2.3); accept null, a JSON-encoded array in a string, or a bare scalar as well."""
-    if value is None:
-        return []
-    if isinstance(value, str):
-        try:
-            decoded = json.loads(value)
-        except ValueError:
-            return [value]
-        value = decoded if isinstance(decoded, list) else [value]
-    if isinstance(value, list):
-        return ["" if v is None else str(v) for v in value]
-    return [str(value)]
-
-
-class WireSegment(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class WireSegment(WireModel):
     id: int
     user_id: int | None = None
     contact_type_id: int | None = None
     segment_name: str
+    # JSON arrays of strings (API-SPEC 2.3); null, JSON text or a bare scalar are accepted too.
     select_field: list[str] = Field(default_factory=list)
     select_operator: list[str] = Field(default_factory=list)
     value: list[str] = Field(default_factory=list)
@@ -59,18 +39,14 @@ class WireSegment(BaseModel):
     updated_at: datetime | None = None
     segment_emails_count: int | None = None
 
-    _lists = field_validator("select_field", "select_operator", "value", mode="before")(
-        _string_list
-    )
+    _lists = field_validator("select_field", "select_operator", "value", mode="before")(string_list)
 
 
-class WireSegments(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class WireSegments(WireModel):
     segments: list[dict[str, Any]]
 
 
-class WireRecipient(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class WireRecipient(WireModel):
     id: int
     segment_id: int | None = None
     contact_id: int | None = None
@@ -83,60 +59,34 @@ class WireRecipient(BaseModel):
     address_line1: str | None = None
 
 
-class WireRecipients(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    contactEmails: list[dict[str, Any]]  # noqa: N815 - the platform's key
-
-
 # ---------------------------------------------------------------------------- mapping
 
-# API-SPEC 2.3 documents "is after" and "is between"; the rest is the SendGrid-style guess of
-# Unknowns 4. Anything else becomes Operator.other with the native operator kept.
-_OPERATORS: dict[str, Operator] = {
-    "is": Operator.equals,
-    "is not": Operator.not_equals,
-    "contains": Operator.contains,
-    "does not contain": Operator.not_contains,
-    "is greater than": Operator.greater_than,
-    "is less than": Operator.less_than,
-    "is after": Operator.after,
-    "is before": Operator.before,
-    "is between": Operator.between,
-}
-_SPACES = re.compile(r"\s+")
+#: The conditions of segments built in the web UI (read only: segments are made there, API-SPEC
+#: 2.4). 2.3 documents "is after" and "is between"; the rest is the SendGrid-style guess of
+#: Unknowns 4. Others become Operator.other with the native operator kept.
+RULES = RuleDialect(
+    name="allstech",
+    operators={
+        Operator.equals: "is",
+        Operator.not_equals: "is not",
+        Operator.contains: "contains",
+        Operator.not_contains: "does not contain",
+        Operator.greater_than: "is greater than",
+        Operator.less_than: "is less than",
+        Operator.after: "is after",
+        Operator.before: "is before",
+        Operator.between: "is between",
+    },
+    reference="API-SPEC 2.3",
+    fold=True,
+)
 _ALPHA2 = re.compile(r"^[A-Za-z]{2}$")
 
 
 def _rules(wire: WireSegment) -> tuple[Rule, ...]:
     """The parallel arrays become rules; a between condition consumes two entries of
     ``value`` (API-SPEC 2.3, 2.5.8)."""
-    rules: list[Rule] = []
-    values = wire.value
-    pos = 0
-    for i, field_id in enumerate(wire.select_field):
-        native = wire.select_operator[i] if i < len(wire.select_operator) else ""
-        op = _OPERATORS.get(_SPACES.sub(" ", native.strip().lower()), Operator.other)
-        take = 2 if op is Operator.between else 1
-        taken = values[pos : pos + take]
-        pos += take
-        if op is Operator.between and len(taken) != 2:
-            op = Operator.other  # a malformed between keeps what it had, natively
-        rules.append(
-            Rule(
-                field=field_id or "?",
-                operator=op,
-                values=tuple(taken),
-                native_operator=native or "?",
-            )
-        )
-    return tuple(rules)
-
-
-def _shown(text: str | None) -> str | None:
-    """The platform HTML-cleans what it stores (tags stripped, then ``htmlspecialchars``,
-    API-SPEC 2.7): ``Smith & Co`` is listed back as ``Smith &amp; Co``. Names are shown as
-    they were typed; ``raw`` keeps the stored text."""
-    return html.unescape(text) if text and "&" in text else text
+    return RULES.from_arrays(wire.select_field, wire.select_operator, wire.value)
 
 
 def to_segment(wire: WireSegment, raw: dict[str, Any]) -> Segment:
@@ -147,7 +97,8 @@ def to_segment(wire: WireSegment, raw: dict[str, Any]) -> Segment:
     return Segment._trusted(
         id=str(wire.id),
         provider="allstech",
-        name=html.unescape(wire.segment_name),
+        # Stored through htmlspecialchars (API-SPEC 2.7): shown as typed, raw keeps the rest.
+        name=unescape_html(wire.segment_name) or "",
         kind=SegmentKind.static,
         rules=_rules(wire),
         match="any" if query_type in ("or", "any") else "all",
@@ -188,8 +139,8 @@ def to_recipient(wire: WireRecipient, raw: dict[str, Any]) -> Recipient:
     return Recipient._trusted(
         id=str(wire.id),
         email=email,
-        first_name=_shown(wire.first_name),
-        last_name=_shown(wire.last_name),
+        first_name=unescape_html(wire.first_name),
+        last_name=unescape_html(wire.last_name),
         country=country,
         attributes=attributes,
         raw=raw,
