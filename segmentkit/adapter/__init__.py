@@ -6,7 +6,7 @@ adapter API; :mod:`segmentkit.adapter.stores` holds the three membership shapes.
 
 from __future__ import annotations
 
-from .base import NoSettings, Provider
+from .base import NoSettings, Provider, SegmentChange, SegmentDraft
 from .stores import (
     AlreadyMember,
     BatchStore,
@@ -28,5 +28,7 @@ __all__ = [
     "PerMemberStore",
     "Provider",
     "Refusal",
+    "SegmentChange",
+    "SegmentDraft",
     "store_shape",
 ]

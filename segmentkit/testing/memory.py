@@ -9,39 +9,29 @@ contract suite are tested without the real adapters, and app developers can use
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from typing_extensions import Unpack
 
-from ..adapter.stores import BatchStore, ItemResult
+from ..adapter import BatchStore, ItemResult, Provider, SegmentChange, SegmentDraft
+from ..adapter.wire import WireModel
 from ..hookspecs import hookimpl
 from ..http import PageNumber
-from ..models import (
-    Match,
-    Operator,
-    Page,
-    Recipient,
-    Rule,
-    Segment,
-    SegmentKind,
-    SegmentQuery,
-)
-from ..provider import Provider
+from ..models import Operator, Page, Recipient, Rule, Segment, SegmentKind, SegmentQuery
 
 __all__ = ["MemoryProvider"]
 
 
-class _WireRule(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class _WireRule(WireModel):
     field: str
     op: str
     values: list[str] = Field(default_factory=list)
 
 
-class _WireSegment(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class _WireSegment(WireModel):
     id: int
     name: str
     type: Literal["list", "rules"]
@@ -52,8 +42,7 @@ class _WireSegment(BaseModel):
     updated_at: datetime | None = None
 
 
-class _WireMember(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class _WireMember(WireModel):
     id: int
     email: str | None = None
     phone: str | None = None
@@ -63,8 +52,7 @@ class _WireMember(BaseModel):
     attributes: dict[str, Any] = Field(default_factory=dict)
 
 
-class _WireList(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class _WireList(WireModel):
     items: list[dict[str, Any]]
     page: int
     total_pages: int
@@ -109,6 +97,20 @@ def _to_recipient(wire: _WireMember, raw: dict[str, Any]) -> Recipient:
         attributes={k: str(v) for k, v in wire.attributes.items()},
         raw=raw,
     )
+
+
+def _rule(r: Rule) -> dict[str, Any]:
+    return {"field": r.field, "op": r.native_operator or r.operator.value, "values": list(r.values)}
+
+
+def _payload(change: Mapping[str, Any]) -> dict[str, Any]:
+    """A create or update body: only what is not ``None`` (a PATCH keeps everything else)."""
+    payload = {k: change[k] for k in ("name", "match") if change.get(k) is not None}
+    if change.get("rules") is not None:
+        payload["rules"] = [_rule(r) for r in change["rules"]]
+    if change.get("recipients") is not None:
+        payload["members"] = [_member(r) for r in change["recipients"]]
+    return payload
 
 
 def _member(r: Recipient) -> dict[str, Any]:
@@ -172,61 +174,22 @@ class MemoryProvider(Provider, BatchStore):
         body = self.http.get(f"segments/{segment_id}")
         return _to_segment(self.parse(_WireSegment, body, what="segment"), body)
 
-    def create_segment(
-        self,
-        *,
-        name: str,
-        recipients: Sequence[Recipient] | None,
-        rules: Sequence[Rule] | None,
-        match: Match,
-    ) -> Segment:
-        payload: dict[str, Any] = {"name": name, "match": match}
-        if rules is not None:
-            payload["rules"] = [
-                {
-                    "field": r.field,
-                    "op": r.native_operator or r.operator.value,
-                    "values": list(r.values),
-                }
-                for r in rules
-            ]
-        else:
-            payload["members"] = [_member(r) for r in recipients or ()]
+    def create_segment(self, **draft: Unpack[SegmentDraft]) -> Segment:
         # The platform accepts an Idempotency-Key, so a create whose answer was lost is
         # re-sent safely: the platform returns the segment it already made.
-        key = uuid.uuid4().hex
         body = self.http.post(
-            "segments", json=payload, idempotent=True, headers={"Idempotency-Key": key}
+            "segments",
+            json=_payload(draft),
+            idempotent=True,
+            headers={"Idempotency-Key": uuid.uuid4().hex},
         )
         return _to_segment(self.parse(_WireSegment, body, what="segment"), body)
 
-    def update_segment(
-        self,
-        segment_id: str,
-        *,
-        name: str | None,
-        recipients: Sequence[Recipient] | None,
-        rules: Sequence[Rule] | None,
-        match: Match | None,
-    ) -> Segment:
-        payload: dict[str, Any] = {}
-        if name is not None:
-            payload["name"] = name
-        if match is not None:
-            payload["match"] = match
-        if rules is not None:
-            payload["rules"] = [
-                {
-                    "field": r.field,
-                    "op": r.native_operator or r.operator.value,
-                    "values": list(r.values),
-                }
-                for r in rules
-            ]
-        if recipients is not None:
-            payload["members"] = [_member(r) for r in recipients]
+    def update_segment(self, segment_id: str, **change: Unpack[SegmentChange]) -> Segment:
         # PATCH changes only the given fields, so it is safe to repeat.
-        body = self.http.request("PATCH", f"segments/{segment_id}", json=payload, idempotent=True)
+        body = self.http.request(
+            "PATCH", f"segments/{segment_id}", json=_payload(change), idempotent=True
+        )
         return _to_segment(self.parse(_WireSegment, body, what="segment"), body)
 
     def delete_segment(self, segment_id: str) -> None:
