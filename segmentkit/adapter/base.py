@@ -16,7 +16,7 @@ shape from :mod:`segmentkit.adapter.stores` as a second base class.
 **What an adapter may call**: ``self.http`` (``get``/``post``/``delete``/``request``/
 ``get_items``), ``self.settings``, ``self.name``, :meth:`secret` (only to build auth headers),
 :meth:`unsupported`, :meth:`parse`, :meth:`url`, :meth:`page_fetched`, :meth:`stream_pages`,
-:meth:`segments_page`, :attr:`options`.
+:meth:`paged`, :meth:`segments_page`, :attr:`options`.
 
 **What an adapter overrides**: :meth:`auth_headers` (required), :meth:`list_segments`,
 :meth:`get_segment`, the optional segment operations, :meth:`list_recipients`,
@@ -530,6 +530,18 @@ class Provider:
         self.page_fetched(resource, number, len(items), None)
         # "streamed": the pages cut one answer, so they cannot repeat each other's items.
         return Page(items=items, page=number, next_page=next_page, extra={"streamed": True})
+
+    def paged(
+        self, resource: str, items: list[T], *, token: Any, body: Any, size: int | None = None
+    ) -> Page[T]:
+        """One page of a listing paged the declared way (:attr:`paging`): the next token read
+        from ``body`` (``size`` as asked with ``self.paging.params(token, size)``) and the
+        page announced (:meth:`page_fetched`). ``list_recipients`` ends with ``return
+        self.paged("recipients", items, token=page, body=body)``."""
+        next_page = self.paging.next_token(token, body, len(items), size)
+        number = token if isinstance(token, int) and not isinstance(token, bool) else None
+        self.page_fetched(resource, number, len(items), None)
+        return Page(items=items, next_page=next_page)
 
     def segments_page(self, segments: Sequence[Segment], query: SegmentQuery) -> Page[Segment]:
         """Every segment of a platform that lists them in one unpaginated answer, as the only

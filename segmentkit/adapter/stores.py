@@ -129,7 +129,7 @@ class PerMemberStore:
         """Store one member. Send it once (a plain ``self.http.post``, which never re-sends
         a write whose outcome is unknown): the engine looks before any re-send. Raise
         :class:`AlreadyMember` when the platform says it is there, an
-        :class:`~segmentkit.InvalidRequestError`-like error when it refuses the item,
+        :class:`~segmentkit.ValidationError`-like error when it refuses the item,
         anything else when the outcome is unknown."""
         raise NotImplementedError
 

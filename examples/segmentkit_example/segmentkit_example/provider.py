@@ -7,15 +7,15 @@ number adds it twice (so a lost answer must be looked up, not re-sent);
 ``GET lists/{id}/subscribers/{msisdn}`` → 200 or 404; ``DELETE lists/{id}/subscribers/{msisdn}``.
 
 It is the adapter to copy: declarations (credentials, rate limit, paging, error rules),
-segment reads, and the three primitives of one membership shape
-(:class:`~segmentkit.adapter.PerMemberStore`), every request through ``self.http``. No loops
+segment reads, and the primitives of one membership shape
+(:class:`~segmentkit.adapter.PerMemberStore`: ``add_member`` and ``remove_member``; the core
+finds members through ``list_recipients``), every request through ``self.http``. No loops
 over retries, no sleeping, no threads, no outcomes: the core does those (see
 ``ADDING_PROVIDERS.md``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -31,33 +31,30 @@ from segmentkit import (
     ValidationError,
 )
 from segmentkit.adapter import PerMemberStore, Provider
+from segmentkit.adapter.wire import WireModel
 from segmentkit.hookspecs import hookimpl
-from segmentkit.http import Cursor, ErrorRules, RateLimit, walk_pages
+from segmentkit.http import Cursor, ErrorRules, RateLimit
 
 __all__ = ["ExampleProvider"]
 
 
-class _WireList(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class _WireList(WireModel):
     id: str
     title: str
     size: int = 0
 
 
-class _WireSubscriber(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class _WireSubscriber(WireModel):
     msisdn: str
     name: str | None = None
 
 
-class _WirePage(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class _WirePage(WireModel):
     items: list[dict[str, Any]] = Field(validation_alias="lists")
     next_cursor: str | None = None
 
 
-class _WireSubscriberPage(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class _WireSubscriberPage(WireModel):
     subscribers: list[dict[str, Any]]
     next_cursor: str | None = None
 
@@ -115,9 +112,9 @@ class ExampleProvider(Provider, PerMemberStore):
         body = self.http.get("lists", params=self.paging.params(page, self.max_page_size))
         wire = self.parse(_WirePage, body, what="list page")
         segs = [_to_segment(self.parse(_WireList, x, what="list"), x) for x in wire.items]
-        next_page = self.paging.next_token(page, body, len(segs), self.max_page_size)
+        listed = self.paged("segments", segs, token=page, body=body, size=self.max_page_size)
         # The platform cannot filter: the neutral query is applied here.
-        return Page(items=query.apply(segs), next_page=next_page)
+        return Page(items=query.apply(listed.items), next_page=listed.next_page)
 
     def get_segment(self, segment_id: str) -> Segment:
         body = self.http.get(f"lists/{segment_id}")
@@ -131,20 +128,12 @@ class ExampleProvider(Provider, PerMemberStore):
             _to_recipient(self.parse(_WireSubscriber, s, what="subscriber"), s)
             for s in wire.subscribers
         ]
-        return Page(items=items, next_page=self.paging.next_token(page, body, len(items), None))
+        return self.paged("recipients", items, token=page, body=body)
 
-    # -- membership: one request per subscriber, so a PerMemberStore. These three
-    # primitives are all an adapter writes; the engine adds concurrently, re-reads the list
-    # once per round when an answer was lost (a second POST would store the number twice),
-    # removes every stored copy, and builds every outcome.
-
-    def members_by_identity(self, segment_id: str) -> Mapping[str, Sequence[str]]:
-        members: dict[str, list[str]] = {}
-        for page in walk_pages(lambda cursor: self.list_recipients(segment_id, cursor)):
-            for r in page.items:
-                if r.phone:
-                    members.setdefault(r.phone, []).append(r.id or r.phone)
-        return members
+    # -- membership: one request per subscriber, so a PerMemberStore. Two primitives are all
+    # an adapter writes (the engine finds members through list_recipients): it adds
+    # concurrently, re-reads the list once per round when an answer was lost (a second POST
+    # would store the number twice), removes every stored copy, and builds every outcome.
 
     def add_member(self, segment_id: str, recipient: Recipient) -> None:
         # A POST is not safe to repeat: sent once; a lost answer is looked up by the engine.
