@@ -29,7 +29,7 @@ from segmentkit import (
 from segmentkit.adapter import PerMemberStore, Provider
 from segmentkit.adapter.wire import RuleDialect, string_list, unescape_html
 from segmentkit.hookspecs import hookimpl
-from segmentkit.http import ErrorRules
+from segmentkit.http import Cursor, ErrorRules
 from segmentkit.http.envelope import success_field
 from segmentkit.models import Operator
 
@@ -264,3 +264,40 @@ def test_segments_page_applies_the_query_and_announces_one_page() -> None:
     assert [(e.resource, e.page, e.items, e.total_pages) for e in fetched] == [
         ("segments", 1, 3, 1)
     ]
+
+
+class _Cursored(_Listed):
+    """Members in cursor-paged answers, read with ``Provider.paged``."""
+
+    name = "stubcursor"
+    paging = Cursor(param="cursor", next="next")
+    bodies: ClassVar[dict[Any, dict[str, Any]]] = {}
+
+    def list_recipients(self, segment_id: str, page: Any) -> Page[Recipient]:
+        body = self.bodies[page]
+        items = [Recipient(id=e, email=e) for e in body["items"]]
+        return self.paged("recipients", items, token=page, body=body)
+
+
+def test_paged_reads_the_next_token_the_declared_way_and_announces_each_page() -> None:
+    _Cursored.bodies = {
+        None: {"items": ["a@example.com", "b@example.com"], "next": "c2"},
+        "c2": {"items": ["c@example.com"], "next": None},
+    }
+    events: list[Any] = []
+    plugins: list[Any] = [
+        types.SimpleNamespace(
+            segmentkit_register_providers=hookimpl(lambda register: register(_Cursored))
+        )
+    ]
+
+    def segmentkit_event(event: Any) -> None:
+        events.append(event)
+
+    plugins.append(types.SimpleNamespace(segmentkit_event=hookimpl(segmentkit_event)))
+    registry = segmentkit.create_registry(entry_points=False, plugins=plugins, env={})
+    with segmentkit.connect("stubcursor", api_key="stub-key-1234", registry=registry) as client:
+        got = [r.email for r in client.recipients.list("s")]
+    assert got == ["a@example.com", "b@example.com", "c@example.com"]
+    fetched = [(e.resource, e.items) for e in events if isinstance(e, PageFetched)]
+    assert fetched == [("recipients", 2), ("recipients", 1)]
