@@ -88,8 +88,8 @@ def test_every_hook_is_documented_and_exercised(hook):
 PACKAGE = ROOT / "segmentkit"
 
 
-def _module_name(path: Path) -> str:
-    rel = path.relative_to(ROOT).with_suffix("")
+def _module_name(path: Path, root: Path = ROOT) -> str:
+    rel = path.relative_to(root).with_suffix("")
     parts = list(rel.parts)
     if parts[-1] == "__init__":
         parts.pop()
@@ -103,11 +103,11 @@ def _is_type_checking(node: ast.If) -> bool:
     )
 
 
-def _imports(path: Path, modules: set[str]) -> set[str]:
-    """Every segmentkit module ``path`` imports, at any depth (functions included), except
-    inside ``if TYPE_CHECKING:``. ``from pkg import name`` counts ``pkg.name`` when that is a
-    module, else ``pkg``."""
-    name = _module_name(path)
+def _imports(path: Path, modules: set[str], root: Path = ROOT) -> set[str]:
+    """Every module of ``modules`` that ``path`` imports, at any depth (functions included),
+    except inside ``if TYPE_CHECKING:``. ``from pkg import name`` counts ``pkg.name`` when that
+    is a module, else ``pkg``."""
+    name = _module_name(path, root)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     tree = ast.parse(path.read_text(encoding="utf-8"))
     out: set[str] = set()
@@ -142,10 +142,11 @@ def _imports(path: Path, modules: set[str]) -> set[str]:
     return out
 
 
-def _import_graph() -> dict[str, set[str]]:
-    paths = sorted(PACKAGE.rglob("*.py"))
-    modules = {_module_name(p) for p in paths}
-    return {_module_name(p): _imports(p, modules) for p in paths}
+def _import_graph(package: Path = PACKAGE) -> dict[str, set[str]]:
+    root = package.parent
+    paths = sorted(package.rglob("*.py"))
+    modules = {_module_name(p, root) for p in paths}
+    return {_module_name(p, root): _imports(p, modules, root) for p in paths}
 
 
 def _find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
@@ -187,6 +188,38 @@ def test_no_import_cycle_in_segmentkit():
     assert "segmentkit.membership.engine" in graph
     cycle = _find_cycle(graph)
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+ADAPTER_PACKAGES = [
+    ROOT / "segmentkit_notificator",
+    ROOT / "segmentkit_allstech",
+    ROOT / "examples" / "segmentkit_example" / "segmentkit_example",
+]
+
+
+@pytest.mark.parametrize("package", ADAPTER_PACKAGES, ids=lambda p: p.name)
+def test_no_import_cycle_in_an_adapter_package(package):
+    graph = _import_graph(package)
+    assert f"{package.name}.provider" in graph
+    cycle = _find_cycle(graph)
+    assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+def test_the_core_imports_no_adapter():
+    """Dependencies point inward only: the core names adapters' fakes by string (``fake =
+    "pkg.fake:Class"``), never by import."""
+    adapters = {p.name for p in ADAPTER_PACKAGES}
+    bad = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            else:
+                continue
+            bad += [f"{path.name}: {n}" for n in names if n.split(".")[0] in adapters]
+    assert bad == []
 
 
 def test_the_graph_sees_function_level_imports():
@@ -246,6 +279,17 @@ def test_every_adapter_declares_exactly_one_membership_shape_or_none(name):
     assert store_shape(cls) in (None, *shapes)
     # Built-in adapters never take the deprecated 1.0 path (it warns).
     assert not legacy_overrides(cls), f"{name} overrides add/remove_recipients itself"
+
+
+def test_the_shape_check_covers_the_built_ins_and_the_example():
+    from segmentkit.adapter.stores import BatchStore, MemberSetStore, PerMemberStore, store_shape
+
+    registry = segmentkit.default_registry()
+    assert {"notificator", "allstech", "memory", "example"} <= set(PROVIDERS)
+    assert store_shape(registry.get("notificator")) is MemberSetStore
+    assert store_shape(registry.get("allstech")) is PerMemberStore
+    assert store_shape(registry.get("example")) is PerMemberStore
+    assert store_shape(registry.get("memory")) is BatchStore
 
 
 def test_store_shape_refuses_two_shapes():
@@ -327,3 +371,91 @@ def test_provider_lives_in_the_adapter_package():
 
     assert adapter.Provider is base.Provider is provider.Provider
     assert segmentkit.Provider is base.Provider
+
+
+# ---------------------------------------------------------------- adapters use the adapter API only
+
+#: The core objects an adapter holds (``self``, ``self.http``): their private names are the
+#: core's, whatever the adapter's own helpers are called.
+_CORE_OBJECTS = [
+    PACKAGE / "adapter" / "base.py",
+    PACKAGE / "adapter" / "stores.py",
+    PACKAGE / "http" / "session.py",
+    PACKAGE / "http" / "transport.py",
+]
+
+
+def _core_private_names() -> frozenset[str]:
+    names: set[str] = set()
+    for path in _CORE_OBJECTS:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                names.add(node.name)
+            elif (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "self"
+            ):
+                names.add(node.attr)
+    return frozenset(n for n in names if n.startswith("_") and not n.startswith("__"))
+
+
+#: Reached only through the core: the one-attempt transport, the decoder and the redactor
+#: (adapters call ``self.http`` and the helpers ``Provider``'s docstring lists).
+_CORE_INTERNALS = frozenset({"transport", "decoder", "redactor"})
+
+
+def _private_core_uses(tree: ast.AST, private: frozenset[str]) -> list[str]:
+    # A name the module defines itself (a method, ``self._x = ...``) is its own, not the core's.
+    own = {
+        node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef | ast.ClassDef)
+    } | {
+        target.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign)
+        for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+        if isinstance(target, ast.Attribute)
+        and isinstance(target.value, ast.Name)
+        and target.value.id == "self"
+    }
+    private = private - own
+    return [
+        f".{node.attr}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and (node.attr in private or node.attr in _CORE_INTERNALS)
+    ]
+
+
+@pytest.mark.parametrize("path", _adapter_modules(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_adapter_module_touches_private_parts_of_the_core(path):
+    """Issue 11: the adapter API is ``self.http`` plus the documented helpers; ``self._excerpt``
+    or ``self.transport.*`` bind an adapter to the core's insides."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    bad = _private_core_uses(tree, _core_private_names())
+    assert bad == [], f"{path.name} reaches into the core: {bad}"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "self._excerpt(body)",
+        "self.http._auth = None",
+        "self.transport.emit(event)",
+        "self._headers_cache",
+        "self.decoder.complete(e, r, b)",
+    ],
+)
+def test_the_private_parts_check_catches(source):
+    assert _private_core_uses(ast.parse(source), _core_private_names())
+
+
+def test_the_private_parts_check_lets_the_adapter_api_and_own_helpers_through():
+    source = (
+        "self.http.get('x'); self.parse(M, b, what='x'); self.page_fetched('r', 1, 2, 3)\n"
+        "class P:\n"
+        "    def _read(self): return self._lock\n"
+        "    def __init__(self): self._lock = 1\n"
+    )
+    assert "_read" in _core_private_names()
+    assert _private_core_uses(ast.parse(source), _core_private_names()) == []
