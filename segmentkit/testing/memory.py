@@ -3,7 +3,9 @@
 
 It exercises every part of the adapter contract with no provider quirks, so the core and the
 contract suite are tested without the real adapters, and app developers can use
-``memory`` in their own tests. It is also the smallest complete adapter to copy.
+``memory`` in their own tests. It has the shape of every adapter — declarations, segment
+primitives and one membership shape, here a :class:`~segmentkit.adapter.BatchStore` — and is
+the reference for batch endpoints; the adapter to copy is ``examples/segmentkit_example``.
 """
 
 from __future__ import annotations
