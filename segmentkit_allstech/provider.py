@@ -16,11 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from segmentkit.adapter import AlreadyMember, PerMemberStore, Provider
-from segmentkit.errors import (
-    AuthenticationError,
-    NotFoundError,
-    ValidationError,
-)
+from segmentkit.errors import AuthenticationError, NotFoundError, ValidationError
 from segmentkit.hookspecs import hookimpl
 from segmentkit.http import ErrorRules, RateLimit, Unpaged
 from segmentkit.http.envelope import success_field
