@@ -9,6 +9,10 @@ each time; these helpers name them once:
 * :func:`utc_datetime` — ``"Y-m-d H:i:s"`` timestamps in UTC (``0000-…`` and blanks = unset);
 * :func:`json_list` — a list sent as a list, as a JSON string, as a PHP array with gaps
   (an object keyed by index), or as ``null``;
+* :func:`validate_items` — a page of items validated in one call (pydantic-core loops), a bad
+  item reported by its position;
+* :func:`phone_entry` — a stored phone number as a member key: E.164 when it is valid, else
+  as stored;
 * :class:`RuleDialect` — which neutral :class:`~segmentkit.models.Rule` operators and fields a
   platform can express, with its limits; :meth:`RuleDialect.to_native` raises
   :class:`~segmentkit.errors.UnsupportedOperationError` naming the rule *before* any request,
@@ -27,25 +31,31 @@ Use them as ``field_validator(..., mode="before")`` bodies, e.g.::
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+import pydantic
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 
-from ..errors import UnsupportedOperationError
-from ..models import Match, Operator, Rule
+from ..errors import InvalidRecipientError, UnexpectedResponseError, UnsupportedOperationError
+from ..models import Match, Operator, Rule, normalize_phone
 
 __all__ = [
     "NativeRule",
     "RuleDialect",
     "WireModel",
     "json_list",
+    "phone_entry",
     "php_object",
     "utc_datetime",
+    "validate_items",
 ]
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class WireModel(BaseModel):
@@ -195,3 +205,46 @@ class RuleDialect:
 def describe(rule: Rule) -> str:
     """``rule`` named for a message: ``rule city equals ['Roma']``."""
     return f"rule {rule.field} {rule.operator.value} {list(rule.values)}"
+
+
+@functools.cache
+def _list_of(model: type[M]) -> TypeAdapter[list[M]]:
+    return TypeAdapter(list[model])  # type: ignore[valid-type]
+
+
+def validate_items(
+    model: type[M],
+    items: Sequence[Any],
+    *,
+    what: str,
+    provider: str | None = None,
+    excerpt: Callable[[Any], str] = repr,
+) -> list[M]:
+    """Validate a page of ``items`` into wire ``model`` in one call (issue 14: one pass through
+    pydantic-core, not one ``model_validate`` per item). A mismatch is
+    :class:`UnexpectedResponseError` naming ``what``, the item's position and the first
+    problem, with ``excerpt(item)`` (pass the session's masking ``decoder.excerpt``) as the
+    raw body: exactly what validating the items one by one would accept."""
+    try:
+        return _list_of(model).validate_python(list(items))
+    except pydantic.ValidationError as exc:
+        errors = exc.errors()
+        loc = errors[0]["loc"] if errors else ()
+        index = loc[0] if loc and isinstance(loc[0], int) and loc[0] < len(items) else None
+        where = ".".join(str(p) for p in loc[1:]) or "item"
+        raise UnexpectedResponseError(
+            f"unexpected {what} format (item {0 if index is None else index + 1} of the page): "
+            f"{where}: {errors[0]['msg'] if errors else 'invalid'}",
+            provider=provider,
+            raw_body=excerpt(items[index] if index is not None else items),
+        ) from None
+
+
+def phone_entry(phone: str) -> tuple[str, bool]:
+    """A stored phone number as a member key: ``(E.164, True)`` when
+    :func:`~segmentkit.models.normalize_phone` accepts it, else ``(phone as stored, False)``
+    (a platform may hold numbers the normaliser refuses; they still name a member)."""
+    try:
+        return normalize_phone(phone), True
+    except InvalidRecipientError:
+        return phone, False
