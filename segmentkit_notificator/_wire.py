@@ -6,54 +6,52 @@ from __future__ import annotations
 import re
 from collections.abc import Hashable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 import requests
 from pydantic import Field, field_validator
 
+from segmentkit.adapter.query import QueryParams
 from segmentkit.adapter.wire import (
+    AS_LIST,
+    AS_OBJECT,
+    AS_TEXT,
+    AS_UTC,
     NativeRule,
     WireModel,
-    json_list,
     phone_entry,
-    php_object,
-    utc_datetime,
+    profile_fields,
 )
-from segmentkit.errors import (
-    APIError,
-    AuthenticationError,
-    InvalidRecipientError,
-    QuotaExceededError,
-    ValidationError,
-    error_class_for_status,
-)
-from segmentkit.models import (
-    Operator,
-    Recipient,
-    Rule,
-    Segment,
-    SegmentKind,
-    SegmentQuery,
-    normalize_email,
-)
+from segmentkit.errors import APIError, AuthenticationError, ValidationError
+from segmentkit.models import Operator, Recipient, Rule, Segment, SegmentKind
 
 from ._filters import COUNTRY_FIELDS, RULES, platform_picks
 
 #: Allowed ``results_per_page`` values (API-SPEC 1.5); anything else becomes 25.
 PER_PAGE = (10, 25, 50, 100, 250, 500, 1000)
-_UTC_FORMAT = "%Y-%m-%d %H:%M:%S"
 _TAGS = re.compile(r"<[^>]*>")
 _ISO2 = re.compile(r"[A-Z]{2}")
-_ORDER_FIELDS = {
-    "id": "segment_id",
-    "name": "name",
-    "created_at": "datetime",
-    "updated_at": "last_datetime",
-    "recipient_count": "total_contacts",
-}
-#: Contact custom parameters that map to neutral recipient fields.
-PROFILE_KEYS = ("email", "first_name", "last_name")
+#: The newer documented list filters and ordering (API-SPEC 1.6); v2.0.1 ignores them all.
+QUERY = QueryParams(
+    search="search",
+    search_with={"search_by": "name"},
+    type="type",
+    dynamic_type="filter",
+    dates={"created": "datetime", "updated": "last_datetime"},
+    date_field="datetime_field",
+    date_start="datetime_start",
+    date_end="datetime_end",
+    order={
+        "id": "segment_id",
+        "name": "name",
+        "created_at": "datetime",
+        "updated_at": "last_datetime",
+        "recipient_count": "total_contacts",
+    },
+    order_by="order_by",
+    order_type="order_type",
+)
 #: Exact English titles (API-SPEC 1.3); translated brands may differ, see error_from_response.
 T_NO_BEARER = "The request is missing the Bearer Authentication header."
 T_NO_ACCESS = "You do not have access to the API."
@@ -79,25 +77,16 @@ _DateTime = datetime  # the field named `datetime` below would shadow the type
 class WireFilter(WireModel):
     key: str
     condition: str = "exact"
-    value: str = ""
-
-    @field_validator("value", mode="before")
-    @classmethod
-    def _text(cls, v: Any) -> Any:
-        return "" if v is None else str(v) if isinstance(v, int | float) else v
+    value: Annotated[str, AS_TEXT] = ""
 
 
 class WireSettings(WireModel):
-    phone_numbers: list[str | None] = Field(default_factory=list)
-    contacts_ids: list[int] = Field(default_factory=list)
-    filters_custom_parameters: list[WireFilter] = Field(default_factory=list)
+    # Lists may come as null or as a PHP array with gaps (an object keyed by index).
+    phone_numbers: Annotated[list[str | None], AS_LIST] = Field(default_factory=list)
+    contacts_ids: Annotated[list[int], AS_LIST] = Field(default_factory=list)
+    filters_custom_parameters: Annotated[list[WireFilter], AS_LIST] = Field(default_factory=list)
     filters_countries: list[str] | None = None
     filters_continents: list[str] | None = None
-
-    @field_validator("phone_numbers", "contacts_ids", "filters_custom_parameters", mode="before")
-    @classmethod
-    def _list(cls, v: Any) -> Any:
-        return json_list(v)  # null, or a PHP array with gaps (an object keyed by index)
 
     def filters(self) -> list[tuple[str, str, str]]:
         """The custom-parameter filters as ``(key, condition, value)``."""
@@ -108,22 +97,12 @@ class WireSegment(WireModel):
     id: int
     user_id: int | None = None
     name: str | None = None  # absent from the update answer (API-SPEC 1.6)
-    settings: WireSettings = Field(default_factory=WireSettings)
+    settings: Annotated[WireSettings, AS_OBJECT] = Field(default_factory=WireSettings)
     type: str = "filter"
     # Sent as a JSON string by v2.0.1 lists (API-SPEC 1.6 note); lax mode coerces it.
     total_contacts: int | None = None
-    last_datetime: _DateTime | None = None
-    datetime: _DateTime | None = None
-
-    @field_validator("settings", mode="before")
-    @classmethod
-    def _settings(cls, v: Any) -> Any:
-        return php_object(v)
-
-    @field_validator("last_datetime", "datetime", mode="before")
-    @classmethod
-    def _dt(cls, v: Any) -> Any:
-        return utc_datetime(v)
+    last_datetime: Annotated[_DateTime | None, AS_UTC] = None
+    datetime: Annotated[_DateTime | None, AS_UTC] = None
 
 
 class WireContact(WireModel):
@@ -131,15 +110,10 @@ class WireContact(WireModel):
     user_id: int | None = None
     name: str | None = None
     phone_number: str | None = None
-    custom_parameters: dict[str, Any] = Field(default_factory=dict)
+    custom_parameters: Annotated[dict[str, Any], AS_OBJECT] = Field(default_factory=dict)
     continent_code: str | None = None
     country_code: str | None = None
     has_opted_out: bool = False
-
-    @field_validator("custom_parameters", mode="before")
-    @classmethod
-    def _params(cls, v: Any) -> Any:
-        return php_object(v)
 
     @field_validator("has_opted_out", mode="before")
     @classmethod
@@ -216,19 +190,7 @@ def _recipient_count(wire: WireSegment) -> int | None:
 def to_recipient(wire: WireContact, raw: dict[str, Any]) -> Recipient:
     """One contact → :class:`Recipient` (API-SPEC 1.7), identified by its contact id;
     ``email``/``first_name``/``last_name`` custom parameters fill those fields."""
-    params = {str(k): "" if v is None else str(v) for k, v in wire.custom_parameters.items()}
-    fields: dict[str, Any] = {}
-    for key in PROFILE_KEYS:
-        value = params.get(key, "").strip()
-        if not value:
-            continue
-        if key == "email":
-            try:
-                value = normalize_email(value)
-            except InvalidRecipientError:
-                continue  # not an email: stays an attribute
-        fields[key] = value
-        params.pop(key)
+    fields, params = profile_fields(wire.custom_parameters)
     phone, valid = phone_entry(wire.phone_number) if wire.phone_number else (None, False)
     country = (wire.country_code or "").upper()
     # email/phone come out of the normalisers above: no second validation of them.
@@ -271,34 +233,6 @@ def picks(settings: WireSettings, contact: WireContact) -> bool:
         continent=contact.continent_code,
         opted_out=contact.has_opted_out,
     )
-
-
-def segment_params(query: SegmentQuery) -> dict[str, Any]:
-    """The newer documented list filters (API-SPEC 1.6); v2.0.1 ignores them all."""
-    params: dict[str, Any] = {}
-    if query.search:
-        params.update(search=query.search, search_by="name")
-    ptype = query.provider_type
-    if ptype is None and query.kind is SegmentKind.dynamic:
-        ptype = "filter"
-    if ptype:
-        params["type"] = ptype
-    created = (query.created_after, query.created_before)
-    updated = (query.updated_after, query.updated_before)
-    for fname, (start, end) in (("datetime", created), ("last_datetime", updated)):
-        if start is None and end is None:
-            continue
-        params["datetime_field"] = fname  # one field per request; the other is client-side
-        # Whole seconds, rounded outwards, so the server returns a superset.
-        if start is not None:
-            params["datetime_start"] = start.astimezone(timezone.utc).strftime(_UTC_FORMAT)
-        if end is not None:
-            params["datetime_end"] = end.astimezone(timezone.utc).strftime(_UTC_FORMAT)
-        break
-    if query.order_by is not None:
-        params["order_by"] = _ORDER_FIELDS[query.order_by]
-        params["order_type"] = "DESC" if query.descending else "ASC"
-    return params
 
 
 # ---------------------------------------------------------------------------------- settings
@@ -385,23 +319,11 @@ def first_error(body: Any) -> tuple[str, Any]:
 
 
 def classify(response: requests.Response, body: Any) -> APIError | None:
-    """What the error table cannot say (API-SPEC 1.3): ``status`` sent as the *string*
-    ``"401"`` only happens for a missing or malformed Bearer header, whatever the language
-    of the title → :class:`AuthenticationError`; an ``errors`` envelope inside HTTP 2xx is
-    classified by the status it carries."""
-    if not (isinstance(body, dict) and isinstance(body.get("errors"), list)):
-        return None
+    """``status`` sent as the *string* ``"401"`` only happens for a missing or malformed
+    Bearer header, whatever the title's language → :class:`AuthenticationError` (1.3)."""
     title, raw_status = first_error(body)
-    status = response.status_code
-    if isinstance(raw_status, str) and raw_status.strip() == "401" and status in (200, 401):
-        return AuthenticationError(title or "HTTP 401", status_code=401)
-    if status >= 300:
-        return None  # the declared table decides
-    try:
-        code = int(raw_status) or 400
-    except (TypeError, ValueError):
-        code = 400
-    cls = TITLES.get(title) or error_class_for_status(code)
-    if re.search(QUOTA, title):
-        cls = QuotaExceededError
-    return cls(title or f"HTTP {code}", status_code=code)
+    if not (isinstance(raw_status, str) and raw_status.strip() == "401"):
+        return None
+    if response.status_code not in (200, 401):
+        return None
+    return AuthenticationError(title or "HTTP 401", status_code=401)

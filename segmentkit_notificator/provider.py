@@ -1,12 +1,8 @@
-"""``notificator``: SMS audience segments on 66text platforms (notificatorsms.com and the
-brands running the same AltumCode "66text" software, e.g. invionotifiche.it). The behaviour
-encoded here is described, with sources, in ``shared/providers/API-SPEC.md`` Part 1.
-
-Beyond plain calls: list filters are re-applied client-side (v2.0.1 ignores them, 1.5);
-updates re-send the whole ``settings`` and are verified by a read-back (1.6), v2.0.1's HTML 500
-on every update is a :class:`ServerError` that says so; ``filter`` segments' members are
-evaluated client-side with the platform's semantics (1.6); creates are reconciled before any
-re-send.
+"""``notificator``: SMS audience segments on 66text platforms (notificatorsms.com and brands
+running the same AltumCode "66text" software). Behaviour and sources: ``shared/providers/
+API-SPEC.md`` Part 1, cited by section. Wire mapping is in :mod:`._wire`, the platform's
+filter semantics in :mod:`._filters`; paging, reconcile, contact resolution and membership
+rounds are the core's.
 """
 
 from __future__ import annotations
@@ -18,7 +14,7 @@ import requests
 from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
 
 from segmentkit.adapter.stores import MemberSet, MemberSetStore, Refusal
-from segmentkit.adapter.wire import describe, phone_entry, validate_items
+from segmentkit.adapter.wire import PROFILE_KEYS, describe, phone_entry, validate_items
 from segmentkit.errors import (
     APIError,
     AuthenticationError,
@@ -119,14 +115,13 @@ class NotificatorProvider(Provider, MemberSetStore):
         titles=w.TITLES,
         messages=[(w.QUOTA, QuotaExceededError)],
         success=lambda body: not (isinstance(body, dict) and "errors" in body),
+        carried_status="errors.0.status",  # an `errors` envelope inside HTTP 2xx
         classify=w.classify,
     )
 
     def error_from_response(self, response: requests.Response, body: Any) -> APIError | None:
-        """The declared :attr:`errors`, plus what depends on this client's history: once any
-        request succeeded the key is known good, so an unrecognised 401 title on a write is
-        the platform refusing the input or the plan's limits (API-SPEC 1.3) →
-        :class:`ValidationError` carrying the platform's title."""
+        """:attr:`errors`; and once the key worked, an unknown 401 title on a write is the
+        platform refusing the input or the plan's limits (API-SPEC 1.3): ValidationError."""
         error = super().error_from_response(response, body)
         if error is None:
             if 200 <= response.status_code < 300:
@@ -157,7 +152,7 @@ class NotificatorProvider(Provider, MemberSetStore):
 
     def list_segments(self, query: SegmentQuery, page: Any) -> Page[Segment]:
         per_page = next((n for n in w.PER_PAGE if n >= (query.page_size or 1000)), 1000)
-        got = _PAGES.read(self.http, "segments", int(page or 1), per_page, w.segment_params(query))
+        got = _PAGES.read(self.http, "segments", int(page or 1), per_page, w.QUERY.params(query))
         wires = self._items(w.WireSegment, got.items, "segments list")
         segments = list(map(w.to_segment, wires, got.items))
         if query.has_filters or query.order_by is not None:
@@ -185,8 +180,7 @@ class NotificatorProvider(Provider, MemberSetStore):
         return w.to_segment(*self._get_wire(segment_id))
 
     def _rules_desired(self, rules: Sequence[Rule], match: Match) -> w.Desired:
-        """Rules → filter settings, or raise before any request: custom parameters through
-        the dialect (:data:`._filters.RULES`), ``country``/``continent`` as code lists (1.6)."""
+        """Rules → filter settings (code lists for country/continent, 1.6), or raise now."""
         if match == "any" and len(rules) > 1 and not RULES.any_of:
             raise RULES.unsupported("a segment matching ANY of several rules")
         desired = w.Desired("filter")
@@ -205,8 +199,7 @@ class NotificatorProvider(Provider, MemberSetStore):
         return desired
 
     def _recipients_desired(self, recipients: Sequence[Recipient]) -> w.Desired:
-        """Phones → ``bulk``; any member given by contact id only → ``custom`` (contacts are
-        found or created for the phones)."""
+        """Phones → ``bulk``; any id-only member → ``custom`` (contacts found or created)."""
         if all(r.phone for r in recipients):
             # bulk creates bare contacts; make them first so names and fields survive.
             self._contacts_for([r for r in recipients if w.has_profile(r)])
@@ -269,9 +262,8 @@ class NotificatorProvider(Provider, MemberSetStore):
         return w.to_segment(wire, raw)
 
     def _newest_segment_id(self) -> int:
-        """The highest segment id that existed before now (0 for an empty account). Lists are
-        ordered by id, newest first by default (API-SPEC 1.5), but an account may prefer
-        ascending order, so the last page is read too when page 1 is not descending."""
+        """The highest segment id so far: page 1, newest first by default (API-SPEC 1.5), and
+        the last page too when page 1 is not descending (an account may sort ascending)."""
         known: int | None = getattr(self, "_newest_id", None)
         if known is None:
             first = _PAGES.read(self.http, "segments", 1, 10)
@@ -363,9 +355,7 @@ class NotificatorProvider(Provider, MemberSetStore):
         return list(zip(wires, items, strict=True))
 
     def _find_contacts(self, phones: Iterable[str]) -> dict[str, _Contact]:
-        """This account's contacts with these E.164 phones, by phone: a few searched one by
-        one (``search_by=phone_number``), else, or once the server shows it ignores the
-        search (v2.0.1, API-SPEC 1.5), every contact paged at 1000."""
+        """Contacts by E.164 phone: searched, or paged when v2.0.1 ignores search (1.5)."""
 
         def search(phone: str) -> tuple[list[_Contact], bool]:
             page = _PAGES.read(
@@ -387,7 +377,7 @@ class NotificatorProvider(Provider, MemberSetStore):
         phone = r.phone or ""
         form: list[tuple[str, str]] = [("phone_number", phone), ("name", r.name or "")]
         params = dict(r.attributes)
-        params.update({k: getattr(r, k) for k in w.PROFILE_KEYS if getattr(r, k)})
+        params.update({k: getattr(r, k) for k in PROFILE_KEYS if getattr(r, k)})
         for i, (key, value) in enumerate(params.items()):
             form += [(f"custom_parameter_key[{i}]", key), (f"custom_parameter_value[{i}]", value)]
 
@@ -420,9 +410,7 @@ class NotificatorProvider(Provider, MemberSetStore):
     def _contacts_for(
         self, recipients: Sequence[Recipient], *, record: bool = False
     ) -> dict[str, _Contact | Refusal]:
-        """A contact (or a refusal) for each recipient's phone: found, else created — one at
-        a time through the session, which paces them to the key's budget (60/min, API-SPEC
-        1.4) and reconciles each. ``record``: remembered until the member write is done."""
+        """A contact (or refusal) per phone: found, else created (paced by the session, 1.4)."""
         by_phone = {r.phone: r for r in recipients if r.phone}
         return find_or_create_many(
             by_phone,
@@ -473,10 +461,7 @@ class NotificatorProvider(Provider, MemberSetStore):
         # normalize_phone's output where it accepted them, so no second validation.
         yield from (Recipient._trusted(phone=p) for p, ok in phones.items() if ok and p in want)
 
-    # ------------------------------------------------------------------ membership (whole list)
-    # 66text stores a static segment's members whole in ``settings`` and replaces them on every
-    # update (API-SPEC 1.6): a MemberSetStore. The engine locks, merges, reads back and builds
-    # the outcomes; these are the primitives.
+    # ---------------------------------------- membership: the whole list in settings (1.6)
 
     def read_members(self, segment_id: str) -> MemberSet:
         wire, _ = self._get_wire(segment_id)

@@ -11,6 +11,8 @@ each time; these helpers name them once:
   (an object keyed by index), or as ``null``;
 * :func:`validate_items` — a page of items validated in one call (pydantic-core loops), a bad
   item reported by its position;
+* :func:`profile_fields` — free-form contact attributes split into the neutral profile fields
+  and the rest;
 * :func:`phone_entry` — a stored phone number as a member key: E.164 when it is valid, else
   as stored;
 * :class:`RuleDialect` — which neutral :class:`~segmentkit.models.Rule` operators and fields a
@@ -18,15 +20,12 @@ each time; these helpers name them once:
   :class:`~segmentkit.errors.UnsupportedOperationError` naming the rule *before* any request,
   :meth:`RuleDialect.from_native` maps stored conditions back.
 
-Use them as ``field_validator(..., mode="before")`` bodies, e.g.::
+Use them as ``field_validator(..., mode="before")`` bodies, or through the ready-made
+``Annotated`` markers :data:`AS_OBJECT`, :data:`AS_LIST`, :data:`AS_UTC`, :data:`AS_TEXT`::
 
     class WireSegment(WireModel):
-        settings: WireSettings
-
-        @field_validator("settings", mode="before")
-        @classmethod
-        def _settings(cls, v: Any) -> Any:
-            return php_object(v)
+        settings: Annotated[WireSettings, AS_OBJECT]
+        created: Annotated[datetime | None, AS_UTC] = None
 """
 
 from __future__ import annotations
@@ -39,18 +38,25 @@ from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, TypeAdapter
+from pydantic import BaseModel, BeforeValidator, ConfigDict, TypeAdapter
 
 from ..errors import InvalidRecipientError, UnexpectedResponseError, UnsupportedOperationError
-from ..models import Match, Operator, Rule, normalize_phone
+from ..models import Match, Operator, Rule, normalize_email, normalize_phone
 
 __all__ = [
+    "AS_LIST",
+    "AS_OBJECT",
+    "AS_TEXT",
+    "AS_UTC",
+    "PROFILE_KEYS",
     "NativeRule",
     "RuleDialect",
     "WireModel",
     "json_list",
+    "lax_text",
     "phone_entry",
     "php_object",
+    "profile_fields",
     "utc_datetime",
     "validate_items",
 ]
@@ -104,6 +110,19 @@ def utc_datetime(value: Any) -> datetime | None:
     # fromisoformat reads "Y-m-d H:i:s" directly and is far faster than strptime.
     parsed = datetime.fromisoformat(text)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def lax_text(value: Any) -> Any:
+    """A text field sent as a number (PHP) or ``null`` → its text (``null`` → ``""``)."""
+    return "" if value is None else str(value) if isinstance(value, int | float) else value
+
+
+#: ``Annotated`` markers applying :func:`php_object`, :func:`json_list`, :func:`utc_datetime`
+#: and :func:`lax_text` before a field is validated.
+AS_OBJECT = BeforeValidator(php_object)
+AS_LIST = BeforeValidator(json_list)
+AS_UTC = BeforeValidator(utc_datetime)
+AS_TEXT = BeforeValidator(lax_text)
 
 
 @dataclass(frozen=True)
@@ -248,3 +267,27 @@ def phone_entry(phone: str) -> tuple[str, bool]:
         return normalize_phone(phone), True
     except InvalidRecipientError:
         return phone, False
+
+
+#: Recipient fields a platform may keep among a contact's free-form attributes.
+PROFILE_KEYS = ("email", "first_name", "last_name")
+
+
+def profile_fields(attributes: Mapping[Any, Any]) -> tuple[dict[str, str], dict[str, str]]:
+    """``(profile, rest)`` of a contact's free-form attributes: ``profile`` holds the non-blank
+    :data:`PROFILE_KEYS` (stripped, the e-mail normalised), ``rest`` every other attribute as
+    text (``null`` → ``""``). An ``email`` that is not an address stays in ``rest``."""
+    rest = {str(k): "" if v is None else str(v) for k, v in attributes.items()}
+    profile: dict[str, str] = {}
+    for key in PROFILE_KEYS:
+        value = rest.get(key, "").strip()
+        if not value:
+            continue
+        if key == "email":
+            try:
+                value = normalize_email(value)
+            except InvalidRecipientError:
+                continue  # not an address: stays an attribute
+        profile[key] = value
+        rest.pop(key)
+    return profile, rest

@@ -90,7 +90,8 @@ def find_by_key(
     the filter and answer everything). As soon as one was not honoured, or for more keys, the
     ``pages()`` of every object are read until each key is found. Objects of any answer count.
     """
-    remaining = set(keys)
+    order = list(dict.fromkeys(keys))
+    remaining = set(order)
     found: dict[K, V] = {}
 
     def take(items: Iterable[V]) -> None:
@@ -101,7 +102,7 @@ def find_by_key(
                 remaining.discard(key)
 
     if search is not None and len(remaining) <= few:
-        for key in list(remaining):
+        for key in order:
             if key not in remaining:
                 continue
             items, honoured = search(key)
