@@ -167,13 +167,16 @@ class NotificatorProvider(Provider, MemberSetStore):
             next_page=got.next_page,
         )
 
-    def _get_wire(self, segment_id: str) -> tuple[w.WireSegment, dict[str, Any]]:
+    def _path(self, segment_id: str) -> str:
         if not segment_id.isdigit():
             # The platform casts path ids with (int): anything else is 0 → 404 (1.1).
             raise NotFoundError(
                 f"segment id {segment_id!r} is not a number", provider=self.name, status_code=404
             )
-        data = _data(self.http.get(f"segments/{segment_id}"))
+        return f"segments/{segment_id}"
+
+    def _get_wire(self, segment_id: str) -> tuple[w.WireSegment, dict[str, Any]]:
+        data = _data(self.http.get(self._path(segment_id)))
         return self.parse(w.WireSegment, data, what="segment"), data or {}
 
     def get_segment(self, segment_id: str) -> Segment:
@@ -330,12 +333,8 @@ class NotificatorProvider(Provider, MemberSetStore):
         return w.to_segment(wire, raw)
 
     def delete_segment(self, segment_id: str) -> None:
-        if not segment_id.isdigit():
-            raise NotFoundError(
-                f"segment id {segment_id!r} is not a number", provider=self.name, status_code=404
-            )
         # 200 with an empty body (API-SPEC 1.6).
-        self.http.delete(f"segments/{segment_id}", allow_empty=True, gone_ok=True)
+        self.http.delete(self._path(segment_id), allow_empty=True, gone_ok=True)
 
     # ------------------------------------------------------------------ contacts (API-SPEC 1.7)
 
@@ -346,9 +345,11 @@ class NotificatorProvider(Provider, MemberSetStore):
             return None
         return self.parse(w.WireContact, data, what="contact"), data
 
-    def _contact_pages(self, params: dict[str, Any] | None = None) -> Iterator[list[_Contact]]:
-        for page in _PAGES.walk(self.http, "contacts", 1000, params):
-            yield self._contacts(page.items)
+    def _contact_pages(self) -> Iterator[tuple[list[_Contact], int]]:
+        """Every contact, 1000 a page, with the number of pages left after each."""
+        for page in _PAGES.walk(self.http, "contacts", 1000):
+            left = (page.total_pages or page.next_page or 0) - page.number
+            yield self._contacts(page.items), left if page.next_page else 0
 
     def _contacts(self, items: list[dict[str, Any]]) -> list[_Contact]:
         wires = self._items(w.WireContact, items, "contacts list")
@@ -370,7 +371,7 @@ class NotificatorProvider(Provider, MemberSetStore):
             phones,
             key_of=lambda c: w.phone_key(c[0].phone_number or ""),
             search=search,
-            pages=self._contact_pages,
+            pages=lambda: (contacts for contacts, _ in self._contact_pages()),
         )
 
     def _create_contact(self, r: Recipient, lookup: Any, record: bool) -> _Contact | Refusal:
@@ -433,7 +434,7 @@ class NotificatorProvider(Provider, MemberSetStore):
         s = wire.settings
         if wire.type not in ("bulk", "custom"):
             if s.filters_custom_parameters or s.filters_countries or s.filters_continents:
-                for contacts in self._contact_pages():  # no filters: nobody (API-SPEC 1.6)
+                for contacts, _ in self._contact_pages():  # no filters: nobody (1.6)
                     yield from (w.to_recipient(*c) for c in contacts if w.picks(s, c[0]))
             return
         bulk = wire.type == "bulk"
@@ -448,13 +449,13 @@ class NotificatorProvider(Provider, MemberSetStore):
         def key_of(c: _Contact) -> Hashable:
             return w.phone_key(c[0].phone_number or "") if bulk else c[0].id
 
-        def scan() -> Iterator[tuple[list[_Contact], int]]:
-            for page in _PAGES.walk(self.http, "contacts", 1000):
-                left = (page.total_pages or page.next_page or 0) - page.number
-                yield self._contacts(page.items), left if page.next_page else 0
-
         found = gather(
-            want, ids, key_of=key_of, id_of=lambda c: c[0].id, get_one=self._contact, scan=scan()
+            want,
+            ids,
+            key_of=key_of,
+            id_of=lambda c: c[0].id,
+            get_one=self._contact,
+            scan=self._contact_pages(),
         )
         yield from (w.to_recipient(*c) for c in found)
         # Numbers without a contact of this account are members too (bare phones): keys are
