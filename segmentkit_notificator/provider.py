@@ -347,7 +347,7 @@ class NotificatorProvider(Provider, MemberSetStore):
 
     def _contact_pages(self) -> Iterator[tuple[list[_Contact], int]]:
         """Every contact, 1000 a page, with the number of pages left after each."""
-        for page in _PAGES.walk(self.http, "contacts", 1000):
+        for page in _PAGES.walk(self.http, "contacts", 1000, flat=True):
             left = (page.total_pages or page.next_page or 0) - page.number
             yield self._contacts(page.items), left if page.next_page else 0
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..errors import UnexpectedResponseError
 from ..events import PageFetched
-from .paging import PageNumber, RepeatGuard, _dig
+from .paging import MAX_PAGES, PageNumber, RepeatGuard, _dig
 from .session import Session
 
 __all__ = ["EnvelopePage", "EnvelopePages"]
@@ -111,15 +111,34 @@ class EnvelopePages(PageNumber):
         params: Mapping[str, Any] | None = None,
         *,
         resource: str | None = None,
+        flat: bool = False,
     ) -> Iterator[EnvelopePage]:
         """Every page of ``path`` from the first, read as the walk goes, each holding only the
         items not listed before; bounded like :func:`~segmentkit.http.paging.walk_pages`
-        (:class:`RepeatGuard`: a page served forever stops, issue 12 §4)."""
+        (:class:`RepeatGuard`: a page served forever stops, issue 12 §4).
+
+        ``flat=True`` keeps memory flat for long listings: only the previous page's items are
+        remembered, so an item repeated from it (offset paging shifted by an insert) is
+        dropped and a page repeating it whole is :class:`UnexpectedResponseError` (the page
+        count stays bounded by ``total_pages`` and by ``MAX_PAGES``)."""
         guard = RepeatGuard(provider=http.provider)
         number: int | None = self.first
+        count = 0
+        previous: list[dict[str, Any]] = []
         while number is not None:
             page = self.read(http, path, number, size, params, resource=resource)
-            yield dataclasses.replace(page, items=guard.fresh(page.items))
+            count += 1
+            if flat:
+                if count > MAX_PAGES:
+                    raise UnexpectedResponseError(
+                        f"the listing goes on past {MAX_PAGES} pages; stopped",
+                        provider=http.provider,
+                    )
+                guard = RepeatGuard(provider=http.provider)  # forget all but the last page
+                guard.fresh(previous)
+            items = guard.fresh(page.items)
+            previous = page.items
+            yield dataclasses.replace(page, items=items)
             number = page.next_page
 
     @staticmethod

@@ -111,3 +111,15 @@ def test_walk_reads_every_page_and_stops_on_a_page_served_again() -> None:
     loop = StubSession({n: {"data": [{"id": 1}], "meta": {"total_pages": 99}} for n in range(1, 4)})
     with pytest.raises(UnexpectedResponseError, match="repeats"):
         list(STYLE.walk(loop, "things", 10))  # type: ignore[arg-type]
+
+
+def test_a_flat_walk_remembers_one_page_and_keeps_the_bounds() -> None:
+    shifted = {
+        1: {"data": [{"id": 3}, {"id": 2}], "meta": {"total_pages": 2}},
+        2: {"data": [{"id": 2}, {"id": 1}], "meta": {"total_pages": 2}},  # shifted by an insert
+    }
+    pages = list(STYLE.walk(StubSession(shifted), "things", 2, flat=True))  # type: ignore[arg-type]
+    assert [[i["id"] for i in p.items] for p in pages] == [[3, 2], [1]]
+    same = {n: {"data": [{"id": 1}], "meta": {"total_pages": 50}} for n in range(1, 4)}
+    with pytest.raises(UnexpectedResponseError, match="repeats"):
+        list(STYLE.walk(StubSession(same), "things", 10, flat=True))  # type: ignore[arg-type]
