@@ -29,6 +29,7 @@ from segmentkit.errors import (
 )
 from segmentkit.hookspecs import hookimpl
 from segmentkit.http import ErrorRules, RateLimit, Retry
+from segmentkit.http.keyproof import KeyProof
 from segmentkit.http.numbered import EnvelopePages
 from segmentkit.membership import segment_lock
 from segmentkit.membership.resolve import Created, find_by_key, find_or_create_many, gather
@@ -95,7 +96,7 @@ class NotificatorProvider(Provider, MemberSetStore):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._key_accepted = False  # set once any authenticated answer succeeded
+        self._key = KeyProof(auth_messages=(w.T_NO_BEARER, w.T_NO_ACCESS))
         # Contacts created for member keys, kept when the write fails (API-SPEC 1.7).
         self._created = Created()
 
@@ -120,28 +121,11 @@ class NotificatorProvider(Provider, MemberSetStore):
     )
 
     def error_from_response(self, response: requests.Response, body: Any) -> APIError | None:
-        """:attr:`errors`; and once the key worked, an unknown 401 title on a write is the
-        platform refusing the input or the plan's limits (API-SPEC 1.3): ValidationError."""
-        error = super().error_from_response(response, body)
-        if error is None:
-            if 200 <= response.status_code < 300:
-                self._key_accepted = True
-            return None
-        method = (response.request.method or "GET").upper() if response.request else "GET"
+        """:attr:`errors`; once the key worked, an unknown 401 title on a write is the input or
+        the plan's limits refused (API-SPEC 1.3). A string status is about the Bearer header."""
         title, raw_status = w.first_error(body)
-        if (
-            type(error) is AuthenticationError
-            and self._key_accepted
-            and method in ("POST", "PUT", "PATCH")
-            and not isinstance(raw_status, str)
-            and title not in (w.T_NO_BEARER, w.T_NO_ACCESS)
-        ):
-            return ValidationError(
-                f"{title or 'HTTP 401'} (HTTP 401 on a write with a working key: the platform "
-                "refused the input or the plan's limits)",
-                status_code=401,
-            )
-        return error
+        error = super().error_from_response(response, body)
+        return self._key.judge(response, error, title, auth_only=isinstance(raw_status, str))
 
     # ------------------------------------------------------------------ segments (API-SPEC 1.6)
 
