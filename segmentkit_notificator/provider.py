@@ -14,7 +14,7 @@ import requests
 from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
 
 from segmentkit.adapter.stores import MemberSet, MemberSetStore, Refusal
-from segmentkit.adapter.wire import PROFILE_KEYS, describe, phone_entry, validate_items
+from segmentkit.adapter.wire import PROFILE_KEYS, phone_entry, validate_items
 from segmentkit.errors import (
     APIError,
     AuthenticationError,
@@ -37,7 +37,7 @@ from segmentkit.models import Match, Page, Recipient, Rule, Segment, SegmentQuer
 from segmentkit.provider import Provider
 
 from . import _wire as w
-from ._filters import COUNTRY_FIELDS, RULES, country_codes
+from ._filters import native_filters
 
 __all__ = ["NotificatorProvider"]
 
@@ -167,23 +167,8 @@ class NotificatorProvider(Provider, MemberSetStore):
         return w.to_segment(*self._get_wire(segment_id))
 
     def _rules_desired(self, rules: Sequence[Rule], match: Match) -> w.Desired:
-        """Rules → filter settings (code lists for country/continent, 1.6), or raise now."""
-        if match == "any" and len(rules) > 1 and not RULES.any_of:
-            raise RULES.unsupported("a segment matching ANY of several rules")
-        desired = w.Desired("filter")
-        params: list[Rule] = []
-        for rule in rules:
-            target = COUNTRY_FIELDS.get(rule.field.lower())
-            if target is None:
-                params.append(rule)
-                continue
-            attr = "countries" if target == "filters_countries" else "continents"
-            codes = country_codes(rule, target)
-            if getattr(desired, attr) is not None:
-                raise self.unsupported(describe(rule), f"only one {rule.field} rule is possible.")
-            setattr(desired, attr, codes)
-        desired.filters = [(n.field, n.condition, n.value) for n in RULES.to_native(params)]
-        return desired
+        filters, countries, continents = native_filters(rules, match)
+        return w.Desired("filter", filters=filters, countries=countries, continents=continents)
 
     def _recipients_desired(self, recipients: Sequence[Recipient]) -> w.Desired:
         """Phones → ``bulk``; any id-only member → ``custom`` (contacts found or created)."""
