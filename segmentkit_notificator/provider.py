@@ -177,17 +177,12 @@ class NotificatorProvider(Provider, MemberSetStore):
             self._contacts_for([r for r in recipients if w.has_profile(r)])
             return w.Desired("bulk", phones=list(dict.fromkeys(r.phone or "" for r in recipients)))
         ids: list[int] = []
-        contacts = self._contacts_for(recipients)
-        for r in recipients:
-            found = contacts.get(r.phone or "")
-            if isinstance(found, Refusal):
-                raise ValidationError(f"recipient {r.phone}: {found.reason}", provider=self.name)
-            if found is not None:
-                ids.append(found[0].id)
-            elif r.id and r.id.isdigit():
-                ids.append(int(r.id))
-            else:
-                raise InvalidRecipientError(f"contact id {r.id!r} is not a number", field="id")
+        for r, key in zip(recipients, self._contact_ids(recipients, member=False), strict=True):
+            if isinstance(key, Refusal) and r.phone:
+                raise ValidationError(f"recipient {r.phone}: {key.reason}", provider=self.name)
+            if isinstance(key, Refusal):
+                raise InvalidRecipientError(key.reason, field="id")
+            ids.append(key)
         return w.Desired("custom", ids=list(dict.fromkeys(ids)))
 
     def create_segment(
@@ -481,18 +476,24 @@ class NotificatorProvider(Provider, MemberSetStore):
                 hit = found.get(r.phone or "")
                 keys.append(int(r.id or "") if r.id in numeric else hit[0].id if hit else None)
             return keys
-        contacts = self._contacts_for([r for r in recipients if r.phone], record=True)
+        return self._contact_ids(recipients, member=True)
+
+    def _contact_ids(self, recipients: Sequence[Recipient], *, member: bool) -> list[int | Refusal]:
+        """Contact id (or refusal) per recipient: by phone (found, else created), else its
+        id. ``member``: for a member write (created contacts recorded, opted-out refused)."""
+        contacts = self._contacts_for([r for r in recipients if r.phone], record=member)
+        keys: list[int | Refusal] = []
         for r in recipients:
             contact = contacts.get(r.phone) if r.phone else None
             if isinstance(contact, Refusal):
                 keys.append(contact)
-            elif contact is not None and contact[0].has_opted_out:
+            elif contact is not None and contact[0].has_opted_out and member:
                 reason = "the contact has opted out; the platform drops opted-out contacts"
                 keys.append(Refusal(reason))
             elif contact is not None:
                 keys.append(contact[0].id)
-            elif r.id in numeric:
-                keys.append(int(r.id or ""))
+            elif r.id and r.id.isascii() and r.id.isdigit():
+                keys.append(int(r.id))
             else:
                 keys.append(Refusal(f"contact id {r.id!r} is not a number"))
         return keys
