@@ -7,7 +7,7 @@ rounds are the core's.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import requests
@@ -338,7 +338,9 @@ class NotificatorProvider(Provider, MemberSetStore):
             pages=lambda: (contacts for contacts, _ in self._contact_pages()),
         )
 
-    def _create_contact(self, r: Recipient, lookup: Any, record: bool) -> _Contact | Refusal:
+    def _create_contact(
+        self, r: Recipient, lookup: Callable[[], Any], record: bool
+    ) -> _Contact | Refusal:
         phone = r.phone or ""
         form: list[tuple[str, str]] = [("phone_number", phone), ("name", r.name or "")]
         params = dict(r.attributes)
