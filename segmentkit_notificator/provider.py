@@ -476,7 +476,10 @@ class NotificatorProvider(Provider, MemberSetStore):
             found = self._find_contacts(r.phone for r in recipients if r.phone and not r.id)
             for r in recipients:
                 hit = found.get(r.phone or "")
-                keys.append(int(r.id or "") if r.id in numeric else hit[0].id if hit else None)
+                if r.id in numeric:
+                    keys.append(int(r.id or ""))
+                else:
+                    keys.append(hit[0].id if hit else None)
             return keys
         return self._contact_ids(recipients, member=True)
 
