@@ -10,8 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from segmentkit.adapter.wire import RuleDialect, describe
-from segmentkit.errors import UnsupportedOperationError
-from segmentkit.models import Operator, Rule
+from segmentkit.models import Match, Operator, Rule
 
 #: Neutral operator → 66text filter condition (API-SPEC 1.6).
 CONDITION_OF: dict[Operator, str] = {
@@ -43,21 +42,34 @@ CONTINENTS = frozenset({"AF", "AN", "AS", "EU", "NA", "OC", "SA"})
 _ISO2 = re.compile(r"[A-Z]{2}")
 
 
-def country_codes(rule: Rule, target: str) -> list[str]:
-    """The ISO alpha-2 country (or continent) codes a ``country``/``continent`` rule lists,
-    or raise naming the rule (only ``in``/``equals`` with valid codes, API-SPEC 1.6)."""
-    label = describe(rule)
-    if rule.operator not in (Operator.in_, Operator.equals) or not rule.values:
-        raise UnsupportedOperationError(
-            RULES.name, label, f"{rule.field} rules take 'in' or 'equals' with ISO codes."
-        )
-    codes = [v.strip().upper() for v in rule.values]
-    valid = CONTINENTS if target == "filters_continents" else None
-    if any(not _ISO2.fullmatch(c) or (valid and c not in valid) for c in codes):
-        raise UnsupportedOperationError(
-            RULES.name, label, "codes must be ISO alpha-2 / continent codes."
-        )
-    return list(dict.fromkeys(codes))
+def native_filters(
+    rules: Sequence[Rule], match: Match
+) -> tuple[list[tuple[str, str, str]], list[str] | None, list[str] | None]:
+    """Neutral rules → (custom-parameter filters, country codes, continent codes), or raise
+    naming the first rule the platform cannot express, before any request (API-SPEC 1.6):
+    ``country``/``continent`` take ``in``/``equals`` with ISO alpha-2 / continent codes."""
+    if match == "any" and len(rules) > 1 and not RULES.any_of:
+        raise RULES.unsupported("a segment matching ANY of several rules")
+    params: list[Rule] = []
+    codes: dict[str, list[str]] = {}
+    for rule in rules:
+        target = COUNTRY_FIELDS.get(rule.field.lower())
+        if target is None:
+            params.append(rule)
+            continue
+        label = describe(rule)
+        if rule.operator not in (Operator.in_, Operator.equals) or not rule.values:
+            hint = f"{rule.field} rules take 'in' or 'equals' with ISO codes."
+            raise RULES.unsupported(label, hint)
+        listed = [v.strip().upper() for v in rule.values]
+        continent = target == "filters_continents"
+        if any(not _ISO2.fullmatch(c) or (continent and c not in CONTINENTS) for c in listed):
+            raise RULES.unsupported(label, "codes must be ISO alpha-2 / continent codes.")
+        if target in codes:
+            raise RULES.unsupported(label, f"only one {rule.field} rule is possible.")
+        codes[target] = list(dict.fromkeys(listed))
+    filters = [(n.field, n.condition, n.value) for n in RULES.to_native(params)]
+    return filters, codes.get("filters_countries"), codes.get("filters_continents")
 
 
 def _numeric(value: str) -> float:

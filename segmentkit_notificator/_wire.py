@@ -1,144 +1,119 @@
-"""Wire models, mapping functions and the platform's own rules for the ``notificator``
-adapter (66text). Private: the adapter in :mod:`.provider` is the public face. Sections of
-``shared/providers/API-SPEC.md`` Part 1 are cited where a quirk is handled."""
+"""66text wire mapping: wire models, their mapping to neutral models, the settings form and
+the error envelope. Private to the adapter; comments cite ``shared/providers/API-SPEC.md``."""
 
 from __future__ import annotations
 
-import itertools
 import re
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 import requests
 from pydantic import Field, field_validator
 
-from segmentkit.adapter.wire import NativeRule, WireModel, json_list, php_object, utc_datetime
-from segmentkit.errors import (
-    APIError,
-    AuthenticationError,
-    InvalidRecipientError,
-    QuotaExceededError,
-    SegmentkitError,
-    ValidationError,
-    error_class_for_status,
+from segmentkit.adapter.query import QueryParams
+from segmentkit.adapter.wire import (
+    AS_LIST,
+    AS_OBJECT,
+    AS_TEXT,
+    AS_UTC,
+    NativeRule,
+    WireModel,
+    phone_entry,
+    profile_fields,
 )
-from segmentkit.models import (
-    Operator,
-    Recipient,
-    Rule,
-    Segment,
-    SegmentKind,
-    SegmentQuery,
-    normalize_email,
-    normalize_phone,
-)
+from segmentkit.errors import APIError, AuthenticationError, ValidationError
+from segmentkit.models import Operator, Recipient, Rule, Segment, SegmentKind
 
 from ._filters import COUNTRY_FIELDS, RULES, platform_picks
 
-# ---------------------------------------------------------------------------------- constants
-
 #: Allowed ``results_per_page`` values (API-SPEC 1.5); anything else becomes 25.
-_PER_PAGE = (10, 25, 50, 100, 250, 500, 1000)
-_UTC_FORMAT = "%Y-%m-%d %H:%M:%S"
+PER_PAGE = (10, 25, 50, 100, 250, 500, 1000)
 _TAGS = re.compile(r"<[^>]*>")
-_PAGE_IN_LINK = re.compile(r"[?&]page=(\d+)")
-_ORDER_FIELDS = {
-    "id": "segment_id",
-    "name": "name",
-    "created_at": "datetime",
-    "updated_at": "last_datetime",
-    "recipient_count": "total_contacts",
-}
-#: Contact custom parameters that map to neutral recipient fields.
-_PROFILE_KEYS = ("email", "first_name", "last_name")
+_ISO2 = re.compile(r"[A-Z]{2}")
+#: The newer documented list filters and ordering (API-SPEC 1.6); v2.0.1 ignores them all.
+QUERY = QueryParams(
+    search="search",
+    search_with={"search_by": "name"},
+    type="type",
+    dynamic_type="filter",
+    dates={"created": "datetime", "updated": "last_datetime"},
+    date_field="datetime_field",
+    date_start="datetime_start",
+    date_end="datetime_end",
+    order={
+        "id": "segment_id",
+        "name": "name",
+        "created_at": "datetime",
+        "updated_at": "last_datetime",
+        "recipient_count": "total_contacts",
+    },
+    order_by="order_by",
+    order_type="order_type",
+)
 #: Exact English titles (API-SPEC 1.3); translated brands may differ, see error_from_response.
-_T_NO_BEARER = "The request is missing the Bearer Authentication header."
-_T_NO_ACCESS = "You do not have access to the API."
-_T_REQUIRED = "You must fill all the required fields."
-#: English titles → error class; documented 400 for missing fields, sent as 401 by every
-#: build seen (API-SPEC 1.3).
-_TITLES: dict[str, type[APIError]] = {
-    _T_NO_BEARER: AuthenticationError,
-    _T_NO_ACCESS: AuthenticationError,
-    _T_REQUIRED: ValidationError,
+T_NO_BEARER = "The request is missing the Bearer Authentication header."
+T_NO_ACCESS = "You do not have access to the API."
+#: English titles → error class; missing fields are documented 400, sent as 401 (API-SPEC 1.3).
+TITLES: dict[str, type[APIError]] = {
+    T_NO_BEARER: AuthenticationError,
+    T_NO_ACCESS: AuthenticationError,
+    "You must fill all the required fields.": ValidationError,
 }
 #: Plan-limit titles (API-SPEC 1.3; "Your have" is the platform's own spelling).
-_QUOTA = r"^(?:Your have|You have) exceeded the limits|^You must delete"
-
-_UPDATE_BUG = (
+QUOTA = r"^(?:Your have|You have) exceeded the limits|^You must delete"
+UPDATE_BUG = (
     "the segment update failed with an HTML 500 and was not applied; the server build "
     "(66text v2.0.1) is known to fail on every segment update (API-SPEC 1.6). Change the "
     "segment in the platform's web app, or delete it and create it again"
 )
-
 
 # ---------------------------------------------------------------------------------- wire models
 
 _DateTime = datetime  # the field named `datetime` below would shadow the type
 
 
-class _WireFilter(WireModel):
+class WireFilter(WireModel):
     key: str
     condition: str = "exact"
-    value: str = ""
-
-    @field_validator("value", mode="before")
-    @classmethod
-    def _text(cls, v: Any) -> Any:
-        return "" if v is None else str(v) if isinstance(v, int | float) else v
+    value: Annotated[str, AS_TEXT] = ""
 
 
-class _WireSettings(WireModel):
-    phone_numbers: list[str | None] = Field(default_factory=list)
-    contacts_ids: list[int] = Field(default_factory=list)
-    filters_custom_parameters: list[_WireFilter] = Field(default_factory=list)
+class WireSettings(WireModel):
+    # Lists may come as null or as a PHP array with gaps (an object keyed by index).
+    phone_numbers: Annotated[list[str | None], AS_LIST] = Field(default_factory=list)
+    contacts_ids: Annotated[list[int], AS_LIST] = Field(default_factory=list)
+    filters_custom_parameters: Annotated[list[WireFilter], AS_LIST] = Field(default_factory=list)
     filters_countries: list[str] | None = None
     filters_continents: list[str] | None = None
 
-    @field_validator("phone_numbers", "contacts_ids", "filters_custom_parameters", mode="before")
-    @classmethod
-    def _list(cls, v: Any) -> Any:
-        return json_list(v)  # null, or a PHP array with gaps (an object keyed by index)
+    def filters(self) -> list[tuple[str, str, str]]:
+        """The custom-parameter filters as ``(key, condition, value)``."""
+        return [(f.key, f.condition, f.value) for f in self.filters_custom_parameters]
 
 
-class _WireSegment(WireModel):
+class WireSegment(WireModel):
     id: int
     user_id: int | None = None
     name: str | None = None  # absent from the update answer (API-SPEC 1.6)
-    settings: _WireSettings = Field(default_factory=_WireSettings)
+    settings: Annotated[WireSettings, AS_OBJECT] = Field(default_factory=WireSettings)
     type: str = "filter"
     # Sent as a JSON string by v2.0.1 lists (API-SPEC 1.6 note); lax mode coerces it.
     total_contacts: int | None = None
-    last_datetime: _DateTime | None = None
-    datetime: _DateTime | None = None
-
-    @field_validator("settings", mode="before")
-    @classmethod
-    def _settings(cls, v: Any) -> Any:
-        return php_object(v)
-
-    @field_validator("last_datetime", "datetime", mode="before")
-    @classmethod
-    def _dt(cls, v: Any) -> Any:
-        return utc_datetime(v)
+    last_datetime: Annotated[_DateTime | None, AS_UTC] = None
+    datetime: Annotated[_DateTime | None, AS_UTC] = None
 
 
-class _WireContact(WireModel):
+class WireContact(WireModel):
     id: int
     user_id: int | None = None
     name: str | None = None
     phone_number: str | None = None
-    custom_parameters: dict[str, Any] = Field(default_factory=dict)
+    custom_parameters: Annotated[dict[str, Any], AS_OBJECT] = Field(default_factory=dict)
     continent_code: str | None = None
     country_code: str | None = None
     has_opted_out: bool = False
-
-    @field_validator("custom_parameters", mode="before")
-    @classmethod
-    def _params(cls, v: Any) -> Any:
-        return php_object(v)
 
     @field_validator("has_opted_out", mode="before")
     @classmethod
@@ -146,50 +121,21 @@ class _WireContact(WireModel):
         return False if v is None or v == "" else v
 
 
-class _WireMeta(WireModel):
-    # meta.page echoes the raw query value: "2" or 2 (API-SPEC 1.5).
-    page: int | str | None = None
-    total_pages: int | None = None
-    total: int | None = None
-    total_results: int | None = None  # what the source sends instead of `total` (1.5)
-
-
-class _WireList(WireModel):
-    data: list[dict[str, Any]]
-    meta: _WireMeta = Field(default_factory=_WireMeta)
-    links: dict[str, Any] = Field(default_factory=dict)
-
-    @field_validator("links", "meta", mode="before")
-    @classmethod
-    def _obj(cls, v: Any) -> Any:
-        return php_object(v)
-
-
-class _WireId(WireModel):
+class WireId(WireModel):
     id: int
 
 
 # ---------------------------------------------------------------------------------- mapping
 
 
-def _phone_entry(phone: str) -> tuple[str, bool]:
-    """(E.164, True) when libphonenumber accepts it, else (the number as stored, False)."""
-    try:
-        return normalize_phone(phone), True
-    except InvalidRecipientError:
-        return phone, False
-
-
-def _phone_key(phone: str) -> str:
+def phone_key(phone: str) -> str:
     """E.164 when libphonenumber accepts it, else the platform's digits as stored."""
-    return _phone_entry(phone)[0]
+    return phone_entry(phone)[0]
 
 
-def _rules_of(settings: _WireSettings) -> tuple[Rule, ...]:
-    rules = [
-        RULES.from_native(NativeRule(f.key, f.condition, f.value))
-        for f in settings.filters_custom_parameters
-    ]
+def rules_of(settings: WireSettings) -> tuple[Rule, ...]:
+    """A filter segment's stored settings as neutral rules (API-SPEC 1.6)."""
+    rules = [RULES.from_native(NativeRule(*f)) for f in settings.filters()]
     for fname, codes in (
         ("country", settings.filters_countries),
         ("continent", settings.filters_continents),
@@ -206,7 +152,7 @@ def _rules_of(settings: _WireSettings) -> tuple[Rule, ...]:
     return tuple(rules)
 
 
-def _to_segment(wire: _WireSegment, raw: dict[str, Any]) -> Segment:
+def to_segment(wire: WireSegment, raw: dict[str, Any]) -> Segment:
     """One 66text segment → :class:`Segment` (API-SPEC 1.6)."""
     dynamic = wire.type == "filter"
     # The settings as the platform sent them; a dump of the parsed ones only when absent.
@@ -221,7 +167,7 @@ def _to_segment(wire: _WireSegment, raw: dict[str, Any]) -> Segment:
         name=wire.name or "",
         kind=SegmentKind.dynamic if dynamic else SegmentKind.static,
         provider_type=wire.type,
-        rules=_rules_of(wire.settings) if dynamic else (),
+        rules=rules_of(wire.settings) if dynamic else (),
         match="all",
         recipient_count=_recipient_count(wire),
         created_at=wire.datetime,
@@ -231,61 +177,69 @@ def _to_segment(wire: _WireSegment, raw: dict[str, Any]) -> Segment:
     )
 
 
-def _recipient_count(wire: _WireSegment) -> int | None:
+def _recipient_count(wire: WireSegment) -> int | None:
     """``total_contacts``, except for a ``bulk`` segment that links no contact ids: v2.0.1
-    counts linked contacts only and stores none for bulk segments made through the API, so
-    it reports 0 for a list of numbers (API-SPEC 1.11c); its members are its numbers."""
+    counts linked contacts only and links none for bulk segments made through the API, so it
+    reports 0 for a list of numbers (API-SPEC 1.11c); its members are its numbers."""
     s = wire.settings
     if wire.type == "bulk" and not s.contacts_ids and s.phone_numbers:
-        return len({_phone_key(p) for p in s.phone_numbers if p})
+        return len({phone_key(p) for p in s.phone_numbers if p})
     return wire.total_contacts
 
 
-def _to_recipient(wire: _WireContact, raw: dict[str, Any]) -> Recipient:
+def to_recipient(wire: WireContact, raw: dict[str, Any]) -> Recipient:
     """One contact → :class:`Recipient` (API-SPEC 1.7), identified by its contact id;
     ``email``/``first_name``/``last_name`` custom parameters fill those fields."""
-    params = {str(k): "" if v is None else str(v) for k, v in wire.custom_parameters.items()}
-    fields: dict[str, Any] = {}
-    for key in _PROFILE_KEYS:
-        value = params.get(key, "").strip()
-        if not value:
-            continue
-        if key == "email":
-            try:
-                value = normalize_email(value)
-            except InvalidRecipientError:
-                continue  # not an email: stays an attribute
-        fields[key] = value
-        params.pop(key)
-    phone: str | None = None
-    if wire.phone_number:
-        try:
-            phone = normalize_phone(wire.phone_number)
-        except InvalidRecipientError:
-            phone = None
+    fields, params = profile_fields(wire.custom_parameters)
+    phone, valid = phone_entry(wire.phone_number) if wire.phone_number else (None, False)
     country = (wire.country_code or "").upper()
     # email/phone come out of the normalisers above: no second validation of them.
     return Recipient._trusted(
         id=str(wire.id),
-        phone=phone,
+        phone=phone if valid else None,
         name=wire.name or None,
-        country=country if re.fullmatch(r"[A-Z]{2}", country) else None,
+        country=country if _ISO2.fullmatch(country) else None,
         attributes=params,
         raw=raw,
         **fields,
     )
 
 
-def _platform_name(name: str) -> str:
+def platform_name(name: str) -> str:
     """The name as the platform stores it: tags stripped, trimmed, ≤ 256 chars (1.6)."""
     return _TAGS.sub("", name).strip()[:256]
 
 
-# ---------------------------------------------------------------------------------- desired state
+def member_order(wire: WireSegment) -> tuple[Hashable, ...]:
+    """A static segment's member keys in stored order: E.164 phones (bulk) or contact ids."""
+    if wire.type == "bulk":
+        return tuple(dict.fromkeys(phone_key(p) for p in wire.settings.phone_numbers if p))
+    return tuple(dict.fromkeys(wire.settings.contacts_ids))
+
+
+def has_profile(r: Recipient) -> bool:
+    """Whether ``r`` carries more than a phone (a bulk segment would drop it, API-SPEC 1.6)."""
+    return bool(r.name or r.first_name or r.last_name or r.email or r.attributes)
+
+
+def picks(settings: WireSettings, contact: WireContact) -> bool:
+    """:func:`._filters.platform_picks` for a wire segment's settings and a wire contact."""
+    return platform_picks(
+        settings.filters(),
+        settings.filters_countries,
+        settings.filters_continents,
+        params=contact.custom_parameters,
+        country=contact.country_code,
+        continent=contact.continent_code,
+        opted_out=contact.has_opted_out,
+    )
+
+
+# ---------------------------------------------------------------------------------- settings
 
 
 @dataclass
-class _Desired:
+class Desired:
     """What a segment's ``settings`` should hold; renders the form and checks a read-back."""
 
     type: Literal["bulk", "custom", "filter"]
@@ -296,17 +250,16 @@ class _Desired:
     continents: list[str] | None = None
 
     @classmethod
-    def of(cls, wire: _WireSegment) -> _Desired:
+    def of(cls, wire: WireSegment) -> Desired:
         """The settings ``wire`` holds now, to re-send unchanged (API-SPEC 1.6)."""
         s = wire.settings
         if wire.type == "bulk":
-            phones = list(dict.fromkeys(p for p in s.phone_numbers if p))
-            return cls("bulk", phones=phones)
+            return cls("bulk", phones=list(dict.fromkeys(p for p in s.phone_numbers if p)))
         if wire.type == "custom":
             return cls("custom", ids=list(dict.fromkeys(s.contacts_ids)))
         return cls(
             "filter",
-            filters=[(f.key, f.condition, f.value) for f in s.filters_custom_parameters],
+            filters=s.filters(),
             countries=s.filters_countries,
             continents=s.filters_continents,
         )
@@ -329,14 +282,14 @@ class _Desired:
             out += [("filters_continents[]", c) for c in self.continents or ()]
         return out
 
-    def kept_by(self, wire: _WireSegment, before: _WireSegment | None = None) -> bool:
+    def kept_by(self, wire: WireSegment, before: WireSegment | None = None) -> bool:
         """Whether ``wire`` holds these settings. For ``custom`` the platform drops unknown
         and opted-out ids, so a subset counts when the stored ids visibly changed."""
         if wire.type != self.type:
             return False
         s = wire.settings
         if self.type == "bulk":
-            return {_phone_key(p) for p in s.phone_numbers if p} == set(self.phones)
+            return {phone_key(p) for p in s.phone_numbers if p} == set(self.phones)
         if self.type == "custom":
             stored, sent = set(s.contacts_ids), set(self.ids)
             if stored == sent:
@@ -347,81 +300,16 @@ class _Desired:
             )
             return stored <= sent and changed
         return (
-            [(f.key, f.condition, f.value) for f in s.filters_custom_parameters] == self.filters
+            s.filters() == self.filters
             and set(s.filters_countries or ()) == set(self.countries or ())
             and set(s.filters_continents or ()) == set(self.continents or ())
         )
 
 
-@dataclass(eq=False)
-class _Cursor:
-    """Where a recipients listing stands (opaque ``next_page`` token)."""
-
-    kind: str
-    page: int
-    serial: int
-    phones: list[str] = field(default_factory=list)  # bulk: members in order
-    want_ids: set[int] = field(default_factory=set)
-    want_phones: set[str] = field(default_factory=set)
-    valid: set[str] = field(default_factory=set)  # bulk: members normalize_phone accepted
-    settings: _WireSettings | None = None
-    by_id: bool = False
-    total: int | None = None
-
-    def __repr__(self) -> str:
-        return f"<notificator cursor {self.serial} {self.kind} page={self.page} by_id={self.by_id}>"
+# ---------------------------------------------------------------------------------- errors
 
 
-_serials = itertools.count(1)
-
-
-@dataclass
-class _Listing:
-    items: list[dict[str, Any]]
-    page: int
-    total_pages: int | None
-    total: int | None
-    next_page: int | None
-
-
-# ---------------------------------------------------------------------------------- helpers
-
-
-def _member_order(wire: _WireSegment) -> tuple[Hashable, ...]:
-    """A static segment's member keys in stored order: E.164 phones (bulk) or contact ids."""
-    if wire.type == "bulk":
-        return tuple(dict.fromkeys(_phone_key(p) for p in wire.settings.phone_numbers if p))
-    return tuple(dict.fromkeys(wire.settings.contacts_ids))
-
-
-def _with_note(exc: SegmentkitError, note: str) -> SegmentkitError:
-    """``exc``'s error class and details, its message followed by ``note``."""
-    if isinstance(exc, APIError):
-        text = "; ".join(exc.messages)  # the message, or the platform's messages
-        return type(exc)(
-            f"{text}; {note}" if text else note,
-            provider=exc.provider,
-            status_code=exc.status_code,
-            raw_body=exc.raw_body,
-            retry_after=exc.retry_after,
-        )
-    return SegmentkitError(f"{exc}; {note}")
-
-
-def _has_profile(r: Recipient) -> bool:
-    return bool(r.name or r.first_name or r.last_name or r.email or r.attributes)
-
-
-def _ids_of(items: Iterable[Any]) -> list[int]:
-    out = []
-    for raw in items:
-        ident = raw.get("id") if isinstance(raw, dict) else None
-        if isinstance(ident, int) or (isinstance(ident, str) and ident.isdigit()):
-            out.append(int(ident))
-    return out
-
-
-def _first_error(body: Any) -> tuple[str, Any]:
+def first_error(body: Any) -> tuple[str, Any]:
     """(title, status as sent) of the first entry of an ``errors`` envelope (API-SPEC 1.3)."""
     errors = body.get("errors") if isinstance(body, dict) else None
     first = errors[0] if isinstance(errors, list) and errors else None
@@ -430,69 +318,12 @@ def _first_error(body: Any) -> tuple[str, Any]:
     return str(first.get("title") or ""), first.get("status")
 
 
-def _as_int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
+def classify(response: requests.Response, body: Any) -> APIError | None:
+    """``status`` sent as the *string* ``"401"`` only happens for a missing or malformed
+    Bearer header, whatever the title's language → :class:`AuthenticationError` (1.3)."""
+    title, raw_status = first_error(body)
+    if not (isinstance(raw_status, str) and raw_status.strip() == "401"):
         return None
-
-
-def _segment_params(query: SegmentQuery) -> dict[str, Any]:
-    """The newer documented list filters (API-SPEC 1.6); v2.0.1 ignores them all."""
-    params: dict[str, Any] = {}
-    if query.search:
-        params.update(search=query.search, search_by="name")
-    ptype = query.provider_type
-    if ptype is None and query.kind is SegmentKind.dynamic:
-        ptype = "filter"
-    if ptype:
-        params["type"] = ptype
-    created = (query.created_after, query.created_before)
-    updated = (query.updated_after, query.updated_before)
-    for fname, (start, end) in (("datetime", created), ("last_datetime", updated)):
-        if start is None and end is None:
-            continue
-        params["datetime_field"] = fname  # one field per request; the other is client-side
-        # Whole seconds, rounded outwards, so the server returns a superset.
-        if start is not None:
-            params["datetime_start"] = start.astimezone(timezone.utc).strftime(_UTC_FORMAT)
-        if end is not None:
-            params["datetime_end"] = end.astimezone(timezone.utc).strftime(_UTC_FORMAT)
-        break
-    if query.order_by is not None:
-        params["order_by"] = _ORDER_FIELDS[query.order_by]
-        params["order_type"] = "DESC" if query.descending else "ASC"
-    return params
-
-
-def _picks(settings: _WireSettings, contact: _WireContact) -> bool:
-    """:func:`._filters.platform_picks` for a wire segment's settings and a wire contact."""
-    return platform_picks(
-        [(f.key, f.condition, f.value) for f in settings.filters_custom_parameters],
-        settings.filters_countries,
-        settings.filters_continents,
-        params=contact.custom_parameters,
-        country=contact.country_code,
-        continent=contact.continent_code,
-        opted_out=contact.has_opted_out,
-    )
-
-
-def _classify(response: requests.Response, body: Any) -> APIError | None:
-    """What the error table cannot say (API-SPEC 1.3): ``status`` sent as the *string*
-    ``"401"`` only happens for a missing or malformed Bearer header, whatever the language
-    of the title → :class:`AuthenticationError`; an ``errors`` envelope inside HTTP 2xx is
-    classified by the status it carries."""
-    if not (isinstance(body, dict) and isinstance(body.get("errors"), list)):
+    if response.status_code not in (200, 401):
         return None
-    title, raw_status = _first_error(body)
-    status = response.status_code
-    if isinstance(raw_status, str) and raw_status.strip() == "401" and status in (200, 401):
-        return AuthenticationError(title or "HTTP 401", status_code=401)
-    if status >= 300:
-        return None  # the declared table decides
-    code = _as_int(raw_status) or 400
-    cls = _TITLES.get(title) or error_class_for_status(code)
-    if re.search(_QUOTA, title):
-        cls = QuotaExceededError
-    return cls(title or f"HTTP {code}", status_code=code)
+    return AuthenticationError(title or "HTTP 401", status_code=401)

@@ -99,6 +99,7 @@ from ..models import (
 )
 from ..redact import Redactor
 from ..transport import Transport
+from .wire import validate_items
 
 __all__ = ["NoSettings", "Provider", "SegmentChange", "SegmentDraft", "text_excerpt", "walk_pages"]
 
@@ -373,6 +374,12 @@ class Provider:
                 provider=self.name,
                 raw_body=self._excerpt(data),
             ) from None
+
+    def parse_items(self, model: type[M], items: Sequence[Any], *, what: str) -> list[M]:
+        """Validate a page of ``items`` into wire ``model`` in one pass (see
+        :func:`~segmentkit.adapter.wire.validate_items`); a bad item is
+        :class:`UnexpectedResponseError` naming its position, with a masked excerpt."""
+        return validate_items(model, items, what=what, provider=self.name, excerpt=self._excerpt)
 
     @property
     def _headers_cache(self) -> dict[str, str] | None:

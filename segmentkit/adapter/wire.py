@@ -12,50 +12,65 @@ each time; these helpers name them once:
 * :func:`string_list` — a list of strings that may arrive as JSON text, a bare scalar or
   ``null``;
 * :func:`unescape_html` — text a PHP platform stored through ``htmlspecialchars``, as typed;
+* :func:`validate_items` — a page of items validated in one call (pydantic-core loops), a bad
+  item reported by its position;
+* :func:`profile_fields` — free-form contact attributes split into the neutral profile fields
+  and the rest;
+* :func:`phone_entry` — a stored phone number as a member key: E.164 when it is valid, else
+  as stored;
 * :class:`RuleDialect` — which neutral :class:`~segmentkit.models.Rule` operators and fields a
   platform can express, with its limits; :meth:`RuleDialect.to_native` raises
   :class:`~segmentkit.errors.UnsupportedOperationError` naming the rule *before* any request,
   :meth:`RuleDialect.from_native` maps stored conditions back, :meth:`RuleDialect.from_arrays`
   whole lists of them stored as parallel arrays (PHP form fields).
 
-Use them as ``field_validator(..., mode="before")`` bodies, e.g.::
+Use them as ``field_validator(..., mode="before")`` bodies, or through the ready-made
+``Annotated`` markers :data:`AS_OBJECT`, :data:`AS_LIST`, :data:`AS_UTC`, :data:`AS_TEXT`::
 
     class WireSegment(WireModel):
-        settings: WireSettings
-
-        @field_validator("settings", mode="before")
-        @classmethod
-        def _settings(cls, v: Any) -> Any:
-            return php_object(v)
+        settings: Annotated[WireSettings, AS_OBJECT]
+        created: Annotated[datetime | None, AS_UTC] = None
 """
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+import pydantic
+from pydantic import BaseModel, BeforeValidator, ConfigDict, TypeAdapter
 
-from ..errors import UnsupportedOperationError
-from ..models import Match, Operator, Rule
+from ..errors import InvalidRecipientError, UnexpectedResponseError, UnsupportedOperationError
+from ..models import Match, Operator, Rule, normalize_email, normalize_phone
 
 __all__ = [
+    "AS_LIST",
+    "AS_OBJECT",
+    "AS_TEXT",
+    "AS_UTC",
+    "PROFILE_KEYS",
     "NativeRule",
     "RuleDialect",
     "WireModel",
     "json_list",
+    "lax_text",
+    "phone_entry",
     "php_object",
+    "profile_fields",
     "string_list",
     "unescape_html",
     "utc_datetime",
+    "validate_items",
 ]
 
 _SPACES = re.compile(r"\s+")
+M = TypeVar("M", bound=BaseModel)
 
 
 class WireModel(BaseModel):
@@ -130,6 +145,19 @@ def utc_datetime(value: Any) -> datetime | None:
     # fromisoformat reads "Y-m-d H:i:s" directly and is far faster than strptime.
     parsed = datetime.fromisoformat(text)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def lax_text(value: Any) -> Any:
+    """A text field sent as a number (PHP) or ``null`` → its text (``null`` → ``""``)."""
+    return "" if value is None else str(value) if isinstance(value, int | float) else value
+
+
+#: ``Annotated`` markers applying :func:`php_object`, :func:`json_list`, :func:`utc_datetime`
+#: and :func:`lax_text` before a field is validated.
+AS_OBJECT = BeforeValidator(php_object)
+AS_LIST = BeforeValidator(json_list)
+AS_UTC = BeforeValidator(utc_datetime)
+AS_TEXT = BeforeValidator(lax_text)
 
 
 @dataclass(frozen=True)
@@ -267,3 +295,70 @@ class RuleDialect:
 def describe(rule: Rule) -> str:
     """``rule`` named for a message: ``rule city equals ['Roma']``."""
     return f"rule {rule.field} {rule.operator.value} {list(rule.values)}"
+
+
+@functools.cache
+def _list_of(model: type[M]) -> TypeAdapter[list[M]]:
+    return TypeAdapter(list[model])  # type: ignore[valid-type]
+
+
+def validate_items(
+    model: type[M],
+    items: Sequence[Any],
+    *,
+    what: str,
+    provider: str | None = None,
+    excerpt: Callable[[Any], str] = repr,
+) -> list[M]:
+    """Validate a page of ``items`` into wire ``model`` in one call (issue 14: one pass through
+    pydantic-core, not one ``model_validate`` per item). A mismatch is
+    :class:`UnexpectedResponseError` naming ``what``, the item's position and the first
+    problem, with ``excerpt(item)`` (pass the session's masking ``decoder.excerpt``) as the
+    raw body: exactly what validating the items one by one would accept."""
+    try:
+        return _list_of(model).validate_python(list(items))
+    except pydantic.ValidationError as exc:
+        errors = exc.errors()
+        loc = errors[0]["loc"] if errors else ()
+        index = loc[0] if loc and isinstance(loc[0], int) and loc[0] < len(items) else None
+        where = ".".join(str(p) for p in loc[1:]) or "item"
+        raise UnexpectedResponseError(
+            f"unexpected {what} format (item {0 if index is None else index + 1} of the page): "
+            f"{where}: {errors[0]['msg'] if errors else 'invalid'}",
+            provider=provider,
+            raw_body=excerpt(items[index] if index is not None else items),
+        ) from None
+
+
+def phone_entry(phone: str) -> tuple[str, bool]:
+    """A stored phone number as a member key: ``(E.164, True)`` when
+    :func:`~segmentkit.models.normalize_phone` accepts it, else ``(phone as stored, False)``
+    (a platform may hold numbers the normaliser refuses; they still name a member)."""
+    try:
+        return normalize_phone(phone), True
+    except InvalidRecipientError:
+        return phone, False
+
+
+#: Recipient fields a platform may keep among a contact's free-form attributes.
+PROFILE_KEYS = ("email", "first_name", "last_name")
+
+
+def profile_fields(attributes: Mapping[Any, Any]) -> tuple[dict[str, str], dict[str, str]]:
+    """``(profile, rest)`` of a contact's free-form attributes: ``profile`` holds the non-blank
+    :data:`PROFILE_KEYS` (stripped, the e-mail normalised), ``rest`` every other attribute as
+    text (``null`` → ``""``). An ``email`` that is not an address stays in ``rest``."""
+    rest = {str(k): "" if v is None else str(v) for k, v in attributes.items()}
+    profile: dict[str, str] = {}
+    for key in PROFILE_KEYS:
+        value = rest.get(key, "").strip()
+        if not value:
+            continue
+        if key == "email":
+            try:
+                value = normalize_email(value)
+            except InvalidRecipientError:
+                continue  # not an address: stays an attribute
+        profile[key] = value
+        rest.pop(key)
+    return profile, rest

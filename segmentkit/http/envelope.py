@@ -93,7 +93,10 @@ class ErrorRules:
     5. ``messages`` — ordered ``(regex, class)`` pairs searched in every message;
     6. ``status`` — the HTTP status table (on top of :data:`segmentkit.errors.STATUS_ERRORS`).
 
-    A failing 2xx envelope that no rule names becomes :class:`UnexpectedResponseError`.
+    A failing 2xx envelope that no rule names becomes :class:`UnexpectedResponseError`, unless
+    ``carried_status`` names where it carries its own HTTP status (a dotted path, list indices
+    allowed, e.g. JSON:API's ``errors.0.status``): then that status (400 when missing or
+    unreadable) is classified as if the answer had it.
     """
 
     status: Mapping[int, type[APIError]] = field(default_factory=dict)
@@ -104,6 +107,7 @@ class ErrorRules:
     classify: ErrorHook | None = None
     extract: MessagesHook = messages_from_body
     keep_transient: bool = False
+    carried_status: str | None = None
 
     def error_for(self, response: requests.Response, body: Any) -> APIError | None:
         """The error ``body`` (decoded JSON) with ``response``'s status carries, or ``None``."""
@@ -119,6 +123,8 @@ class ErrorRules:
         failed = status >= 300 or (self.success is not None and not self.success(body))
         if not failed:
             return None
+        if status < 300 and self.carried_status is not None:
+            status = _carried(body, self.carried_status)
         messages, fields = self.extract(body)
         cls: type[APIError] | None = None
         for text in messages:
@@ -144,10 +150,25 @@ class ErrorRules:
                 cls = UnexpectedResponseError
         return cls(
             provider=None,
-            status_code=status if status >= 300 else None,
+            status_code=status if status >= 300 or self.carried_status else None,
             messages=messages,
             field_errors=fields,
         )
+
+
+def _carried(body: Any, path: str) -> int:
+    value = body
+    for part in path.split("."):
+        if isinstance(value, Mapping):
+            value = value.get(part)
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return 400
+    try:
+        return int(value) or 400
+    except (TypeError, ValueError, OverflowError):
+        return 400
 
 
 class Decoder:

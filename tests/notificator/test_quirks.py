@@ -152,7 +152,7 @@ def test_error_envelope_maps_to_error_class(
     whether this client's key already worked."""
     with connect(f"notificator://{KEY}@notificatorsms.com") as c:
         adapter = c.adapter
-        adapter._key_accepted = key_accepted  # type: ignore[attr-defined]
+        adapter._key.accepted = key_accepted  # type: ignore[attr-defined]
         error = adapter.error_from_response(_response(status, body, method), body)
     assert type(error) is expected
     assert body["errors"][0]["title"] in str(error)
