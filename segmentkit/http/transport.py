@@ -238,6 +238,8 @@ class _Watchdog:
         self._heap: list[tuple[float, int, _Attempt]] = []
         self._seq = itertools.count()
         self._thread: threading.Thread | None = None
+        #: time.monotonic() the thread sleeps until (it wakes then whatever arrived since).
+        self._until = float("-inf")
 
     def watch(self, attempt: _Attempt) -> None:
         with self._cond:
@@ -253,7 +255,10 @@ class _Watchdog:
                     target=self._run, name="segmentkit-deadline", daemon=True
                 )
                 self._thread.start()
-            elif self._heap[0][2] is attempt:
+            elif attempt.deadline < self._until:
+                # Woken only when this deadline comes before the one it sleeps towards; with
+                # one deadline per client that is rare, so a request costs no thread switch.
+                self._until = attempt.deadline
                 self._cond.notify()
 
     def _run(self) -> None:
@@ -263,12 +268,14 @@ class _Watchdog:
                 while heap and heap[0][2].done:
                     heapq.heappop(heap)
                 if not heap:
+                    self._until = time.monotonic() + 60.0
                     self._cond.wait(60.0)
                     if not self._heap:
                         self._thread = None  # idle a minute: the next watch() starts one
                         return
                     continue
-                left = heap[0][0] - time.monotonic()
+                self._until = heap[0][0]
+                left = self._until - time.monotonic()
                 if left > 0:
                     self._cond.wait(left)
                     continue
@@ -280,8 +287,46 @@ _WATCHDOG = _Watchdog()
 _CURRENT = threading.local()  # the _Attempt this thread is sending, for the connection below
 
 
+#: A request body up to this size leaves in the same write as the headers.
+_COALESCE = 64 * 1024
+
+
 class _WatchedMixin:
+    """The watchdog's hook (``getresponse``), and one write per small request: urllib3
+    sends the header block and the body in two ``sendall`` calls (two packets, two wake-ups
+    of the server, each a GIL round trip for the sending thread); here the header block is
+    held back and leaves with the body. Nothing is reordered, dropped or sent twice: only the
+    first two writes of a request with a small ``bytes`` body are joined."""
+
     sock: Any
+    _hold = False
+    _held: bytes | None = None
+
+    def request(
+        self, method: str, url: str, body: Any = None, headers: Any = None, **kwargs: Any
+    ) -> None:
+        self._hold = (
+            isinstance(body, bytes) and 0 < len(body) <= _COALESCE and not kwargs.get("chunked")
+        )
+        try:
+            super().request(method, url, body=body, headers=headers, **kwargs)  # type: ignore[misc]
+        finally:
+            held, self._held, self._hold = self._held, None, False
+        if held is not None:  # no body write came after all
+            super().send(held)  # type: ignore[misc]
+
+    def send(self, data: Any) -> None:
+        if self._hold:
+            if self._held is None and isinstance(data, bytes):
+                self._held = data  # the header block
+                return
+            held, self._held, self._hold = self._held, None, False
+            if held is not None:
+                if isinstance(data, bytes | bytearray):
+                    data = held + data
+                else:
+                    super().send(held)  # type: ignore[misc]
+        super().send(data)  # type: ignore[misc]
 
     def getresponse(self, *args: Any, **kwargs: Any) -> Any:
         attempt: _Attempt | None = getattr(_CURRENT, "attempt", None)
@@ -309,6 +354,10 @@ class _WatchedHTTPSPool(urllib3.connectionpool.HTTPSConnectionPool):
 _WATCHED_POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
 
 
+class _Settings:
+    """Records the attributes ``HTTPAdapter.cert_verify`` sets on a connection pool."""
+
+
 class _Adapter(requests.adapters.HTTPAdapter):
     """An adapter whose connections let the deadline watchdog reach their socket while the
     status line and headers arrive (``requests`` exposes nothing before the headers)."""
@@ -322,6 +371,39 @@ class _Adapter(requests.adapters.HTTPAdapter):
         if hasattr(manager, "pool_classes_by_scheme"):
             manager.pool_classes_by_scheme = _WATCHED_POOLS
         return manager
+
+    def build_connection_pool_key_attributes(
+        self, request: requests.PreparedRequest, verify: Any, cert: Any = None
+    ) -> Any:
+        """``requests``' own, with the TLS part (a ``stat`` of the CA bundle per request)
+        worked out once per ``verify``/``cert``: only the origin varies per request."""
+        memo: dict[Any, dict[str, Any]] = self.__dict__.setdefault("_tls_memo", {})
+        key = (verify, tuple(cert) if isinstance(cert, list | tuple) else cert)
+        tls = memo.get(key)
+        if tls is None:
+            built: Any = super().build_connection_pool_key_attributes(request, verify, cert)
+            tls = memo[key] = dict(built[1])
+        parts = urlsplit(str(request.url))
+        origin = {"scheme": parts.scheme.lower(), "host": parts.hostname, "port": parts.port}
+        return origin, dict(tls)
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        """``requests``' own, its file checks (two ``stat`` calls per HTTPS request) done
+        once per ``verify``/``cert``: what it sets on the pool is remembered and re-applied."""
+        memo: dict[Any, dict[str, Any]] = self.__dict__.setdefault("_verify_memo", {})
+        key = (
+            url[:8].lower().startswith("https"),
+            verify,
+            tuple(cert) if isinstance(cert, list | tuple) else cert,
+        )
+        settings = memo.get(key)
+        if settings is None:
+            probe = _Settings()
+            # Raises when a file is missing (then nothing is remembered).
+            super().cert_verify(probe, url, verify, cert)  # type: ignore[no-untyped-call]
+            settings = memo[key] = dict(vars(probe))
+        for name, value in settings.items():
+            setattr(conn, name, value)
 
     def build_response(self, req: requests.PreparedRequest, resp: Any) -> requests.Response:
         """``requests``' own, without filling ``response.cookies``: parsing ``Set-Cookie``

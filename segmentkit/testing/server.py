@@ -120,6 +120,7 @@ class _QuietHandler(WSGIRequestHandler):
         framing: dict[str, Any] = {"chunked": False, "length": None, "written": 0}
 
         def write(data: bytes) -> None:
+            head = b""
             if not state["sent"]:
                 state["sent"] = True
                 status, headers = state["status"], state["headers"]
@@ -143,13 +144,18 @@ class _QuietHandler(WSGIRequestHandler):
                         self.close_connection = True  # the body ends where the connection does
                 if self.close_connection and "connection" not in keys:
                     self.send_header("Connection", "close")
-                self.end_headers()
+                # The header block leaves with the first piece of the body, in one write.
+                buffered = getattr(self, "_headers_buffer", None)
+                if buffered is not None and self.request_version != "HTTP/0.9":
+                    buffered.append(b"\r\n")
+                    head = b"".join(buffered)
+                    buffered.clear()
             if data:
                 framing["written"] += len(data)
                 if framing["chunked"]:
-                    self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-                else:
-                    self.wfile.write(data)
+                    data = b"%x\r\n%s\r\n" % (len(data), data)
+            if head or data:
+                self.wfile.write(head + data)
             self.wfile.flush()
 
         def start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
@@ -219,6 +225,8 @@ class _Server:
         self.lock = threading.Lock()
         self.open: set[socket.socket] = set()
         self.closed = False
+        #: Connections accepted so far (each persistent one carries many requests).
+        self.accepted = 0
 
     def track(self, sock: socket.socket, opened: bool) -> None:
         with self.lock:
@@ -228,6 +236,7 @@ class _Server:
                 _shut(sock)
             else:
                 self.open.add(sock)
+                self.accepted += 1
 
     def close_all(self) -> None:
         with self.lock:
@@ -379,6 +388,11 @@ class FakeServer:
         self.stop()
 
     # -- what tests use
+
+    @property
+    def connections(self) -> int:
+        """How many connections the socket server accepted so far (0 in responses mode)."""
+        return self._conns.accepted if self._conns is not None else 0
 
     @property
     def log(self) -> Any:
