@@ -705,7 +705,9 @@ class Session:
                 if status >= 300 or ended:
                     # Small or failed: decode whole, with every rule request() applies.
                     if status >= 300:
-                        transport.read(response, started, "GET", url, safe_url)
+                        transport.read(
+                            response, started, "GET", url, safe_url, deadline=self._deadline
+                        )
                     else:
                         response._content = head
                         response._content_consumed = True  # type: ignore[attr-defined]

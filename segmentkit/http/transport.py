@@ -713,12 +713,21 @@ class Transport:
             attempt.finish()
 
     def read(
-        self, response: requests.Response, started: float, method: str, url: str, safe_url: str
+        self,
+        response: requests.Response,
+        started: float,
+        method: str,
+        url: str,
+        safe_url: str,
+        *,
+        deadline: float | None = None,
     ) -> None:
         """Read the rest of an answer sent with ``read=False`` whole, under the size cap and
-        within the answer deadline counted from ``started`` (a clock reading)."""
-        seconds = self.deadline - (self.clock() - started)
-        attempt = _Attempt(time.monotonic() + max(0.0, seconds), self.timeout, self.deadline)
+        within the answer deadline (``deadline`` seconds, default the client's) counted from
+        ``started`` (a clock reading)."""
+        total = deadline or self.deadline
+        seconds = total - (self.clock() - started)
+        attempt = _Attempt(time.monotonic() + max(0.0, seconds), self.timeout, total)
         _WATCHDOG.watch(attempt)
         _CURRENT.attempt = attempt
         try:

@@ -205,7 +205,7 @@ def _drain(body: Any) -> bool:
     """Skip what the app left unread of a request body; False when that is not possible
     within :data:`_DRAIN_LIMIT` (the connection must close)."""
     if isinstance(body, LimitedStream):
-        if body.limit - body._pos > _DRAIN_LIMIT:
+        if body.limit - body.tell() > _DRAIN_LIMIT:
             return False
         try:
             while not body.is_exhausted:
