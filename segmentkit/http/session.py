@@ -299,7 +299,7 @@ class Session:
         while True:
             attempt += 1
             try:
-                return self._attempt(
+                response, _, _ = self._exchange(
                     method,
                     url,
                     send_headers,
@@ -309,8 +309,8 @@ class Session:
                     json,
                     write=not idempotent,
                     attempt=attempt,
-                    allow_empty=allow_empty,
                 )
+                return self.decoder.decode(response, allow_empty=allow_empty)
             except SegmentkitError as exc:
                 if gone_ok and attempt > 1 and isinstance(exc, NotFoundError):
                     return None
@@ -331,25 +331,6 @@ class Session:
                 self._schedule_retry(method, url, attempt, delay, exc)
 
     # ------------------------------------------------------------------ the pipeline
-
-    def _attempt(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str],
-        params: Mapping[str, Any] | None,
-        data: Any,
-        files: Any,
-        json: Any,
-        *,
-        write: bool,
-        attempt: int,
-        allow_empty: bool,
-    ) -> Any:
-        response, _, _ = self._exchange(
-            method, url, headers, params, data, files, json, write=write, attempt=attempt
-        )
-        return self.decoder.decode(response, allow_empty=allow_empty)
 
     def _exchange(
         self,
