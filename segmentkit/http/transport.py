@@ -296,7 +296,8 @@ class _WatchedMixin:
     sends the header block and the body in two ``sendall`` calls (two packets, two wake-ups
     of the server, each a GIL round trip for the sending thread); here the header block is
     held back and leaves with the body. Nothing is reordered, dropped or sent twice: only the
-    first two writes of a request with a small ``bytes`` body are joined."""
+    first two writes of a request with a small ``bytes`` or ``str`` body (JSON, a form) are
+    joined."""
 
     sock: Any
     _hold = False
@@ -306,7 +307,9 @@ class _WatchedMixin:
         self, method: str, url: str, body: Any = None, headers: Any = None, **kwargs: Any
     ) -> None:
         self._hold = (
-            isinstance(body, bytes) and 0 < len(body) <= _COALESCE and not kwargs.get("chunked")
+            isinstance(body, bytes | str)
+            and 0 < len(body) <= _COALESCE
+            and not kwargs.get("chunked")
         )
         try:
             super().request(method, url, body=body, headers=headers, **kwargs)  # type: ignore[misc]

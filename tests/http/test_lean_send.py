@@ -53,6 +53,12 @@ def test_a_small_body_leaves_in_the_same_write_as_the_headers() -> None:
     assert body == b"hello=world"
 
 
+def test_a_form_body_given_as_text_leaves_with_the_headers_too() -> None:
+    writes = _sent("a=1&b=%C3%A9")
+    assert len(writes) == 1
+    assert writes[0].endswith(b"\r\n\r\na=1&b=%C3%A9")
+
+
 def test_a_large_body_and_no_body_are_sent_as_before() -> None:
     big = b"x" * (200 * 1024)
     writes = _sent(big)
