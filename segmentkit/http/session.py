@@ -37,13 +37,10 @@ from ..redact import get_logger
 from .envelope import Decoder
 from .retry import Pacer, RateLimit, RetryPolicy, _int_header, server_wait
 from .transport import (
-    _CURRENT,
-    _WATCHDOG,
     ResponseDeadlineError,
     ResponseTooLargeError,
     Stats,
     Transport,
-    _Attempt,
 )
 
 __all__ = ["Retry", "RetryMode", "Session", "Stats", "Timeout"]
@@ -302,7 +299,7 @@ class Session:
         while True:
             attempt += 1
             try:
-                return self._attempt(
+                response, _, _ = self._exchange(
                     method,
                     url,
                     send_headers,
@@ -312,8 +309,8 @@ class Session:
                     json,
                     write=not idempotent,
                     attempt=attempt,
-                    allow_empty=allow_empty,
                 )
+                return self.decoder.decode(response, allow_empty=allow_empty)
             except SegmentkitError as exc:
                 if gone_ok and attempt > 1 and isinstance(exc, NotFoundError):
                     return None
@@ -335,7 +332,7 @@ class Session:
 
     # ------------------------------------------------------------------ the pipeline
 
-    def _attempt(
+    def _exchange(
         self,
         method: str,
         url: str,
@@ -347,8 +344,13 @@ class Session:
         *,
         write: bool,
         attempt: int,
-        allow_empty: bool,
-    ) -> Any:
+        read: bool = True,
+    ) -> tuple[requests.Response, float, str]:
+        """One attempt through the pipeline up to the decoder: the server's last refusal,
+        the shared budget or the pacer, events, :meth:`Transport.send` (the one place that
+        sends and counts), then what the answer teaches (rate-limit headers, a 429's wait).
+        Returns the response, when it was sent (a clock reading) and its redacted URL (empty
+        when nobody observes). ``read=False`` leaves the body unread (a streamed listing)."""
         self._honour_refusal()
         if self.budget is not None:
             # The shared budget counts every worker's requests; this process's pacer counts
@@ -372,6 +374,7 @@ class Session:
                     attempt=attempt,
                 )
             )
+        # The answer deadline starts when the request is sent, not while it is paced.
         started = self.clock()
         response = transport.send(
             method,
@@ -385,6 +388,7 @@ class Session:
             safe_url=safe_url,
             timeout=self._timeout,
             deadline=self._deadline,
+            read=read,
         )
         elapsed = self.clock() - started
         status = response.status_code
@@ -416,7 +420,7 @@ class Session:
             )
         if debug:
             log.debug("%s %s -> %s in %.0f ms", method, safe_url, status, elapsed * 1000)
-        return self.decoder.decode(response, allow_empty=allow_empty)
+        return response, started, safe_url
 
     def _retry_delay(self, exc: BaseException, *, idempotent: bool, attempt: int) -> float | None:
         """Seconds to wait before retrying after ``exc``, or ``None`` to give up now."""
@@ -636,7 +640,6 @@ class Session:
         """
         import urllib3.exceptions
 
-        from ..errors import translate_requests_error
         from . import jsonstream
 
         cap = max_item_bytes or jsonstream.DEFAULT_MAX_ITEM_BYTES
@@ -650,75 +653,24 @@ class Session:
             attempt += 1
             response: requests.Response | None = None
             try:
-                self._honour_refusal()
-                self._take_budget()
-                self._wait_for_pacer()
-                # The answer deadline starts when the request is sent, not while it is paced.
-                started = self.clock()
-                deadline = started + transport.deadline
-                listening = transport.listening
-                safe_url = self.redactor.url(url)
-                if listening:
-                    transport.emit(
-                        RequestSent(
-                            provider=self.provider,
-                            method="GET",
-                            url=safe_url,
-                            headers=self.redactor.headers(auth),
-                            attempt=attempt,
-                        )
-                    )
                 # The status line and headers are bound by the attempt's total deadline (a
                 # trickling server is cut by the watchdog); the streamed body by the deadline
                 # checks between chunks (_stream_chunks).
-                head_attempt = _Attempt(
-                    time.monotonic() + transport.deadline, transport.timeout, transport.deadline
+                response, started, safe_url = self._exchange(
+                    "GET",
+                    url,
+                    auth,
+                    params,
+                    None,
+                    None,
+                    None,
+                    write=False,
+                    attempt=attempt,
+                    read=False,
                 )
-                _WATCHDOG.watch(head_attempt)
-                _CURRENT.attempt = head_attempt
-                try:
-                    response = transport.session.request(
-                        "GET",
-                        url,
-                        headers=auth,
-                        params=params,
-                        timeout=transport.timeout,
-                        verify=transport._verify,
-                        allow_redirects=False,
-                        stream=True,
-                    )
-                except requests.exceptions.RequestException as exc:
-                    transport.stats.count(None)
-                    error = translate_requests_error(
-                        exc, provider=self.provider, method="GET", url=safe_url
-                    )
-                    if head_attempt.fired:
-                        error = transport._deadline_error("GET", url, safe_url, transport.deadline)
-                    raise error from exc
-                finally:
-                    _CURRENT.attempt = None
-                    head_attempt.finish()
+                safe_url = safe_url or self.redactor.url(url)
                 status = response.status_code
-                transport.stats.count(status)
-                if status == 429 or self.pacer is not None:
-                    told = server_wait(response.headers, status=status) if status == 429 else None
-                    if self.pacer is not None:
-                        self.pacer.observe(response.headers, status=status, retry_after=told)
-                    if self._budget_scope is not None and status < 400:
-                        self._engage_budget(response.headers)
-                    if told is not None and self.budget is not None:
-                        self.budget.block_until(time.time() + told)
-                if listening:
-                    transport.emit(
-                        ResponseReceived(
-                            provider=self.provider,
-                            method="GET",
-                            url=safe_url,
-                            status_code=status,
-                            elapsed=self.clock() - started,
-                            attempt=attempt,
-                        )
-                    )
+                deadline = started + (self._deadline or transport.deadline)
                 chunks = _stream_chunks(
                     response, self, deadline, safe_url, urllib3.exceptions.HTTPError
                 )
@@ -734,17 +686,8 @@ class Session:
                 if status >= 300 or ended:
                     # Small or failed: decode whole, with every rule request() applies.
                     if status >= 300:
-                        transport._read(
-                            response,
-                            started,
-                            "GET",
-                            url,
-                            safe_url,
-                            _Attempt(
-                                time.monotonic() + transport.deadline,
-                                transport.timeout,
-                                transport.deadline,
-                            ),
+                        transport.read(
+                            response, started, "GET", url, safe_url, deadline=self._deadline
                         )
                     else:
                         response._content = head

@@ -17,11 +17,13 @@ import time
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import requests
 import requests.adapters
+import requests.sessions
+import requests.structures
 import requests.utils
 import urllib3.connection
 import urllib3.connectionpool
@@ -236,16 +238,27 @@ class _Watchdog:
         self._heap: list[tuple[float, int, _Attempt]] = []
         self._seq = itertools.count()
         self._thread: threading.Thread | None = None
+        #: time.monotonic() the thread sleeps until (it wakes then whatever arrived since).
+        self._until = float("-inf")
 
     def watch(self, attempt: _Attempt) -> None:
         with self._cond:
-            heapq.heappush(self._heap, (attempt.deadline, next(self._seq), attempt))
+            heap = self._heap
+            # Attempts end in about the order they start: drop the finished ones at the head
+            # here, so the heap holds what is in flight, not every attempt of the last
+            # deadline (the thread itself only wakes when the head's deadline passes).
+            while heap and heap[0][2].done:
+                heapq.heappop(heap)
+            heapq.heappush(heap, (attempt.deadline, next(self._seq), attempt))
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._run, name="segmentkit-deadline", daemon=True
                 )
                 self._thread.start()
-            elif self._heap[0][2] is attempt:
+            elif attempt.deadline < self._until:
+                # Woken only when this deadline comes before the one it sleeps towards; with
+                # one deadline per client that is rare, so a request costs no thread switch.
+                self._until = attempt.deadline
                 self._cond.notify()
 
     def _run(self) -> None:
@@ -255,12 +268,14 @@ class _Watchdog:
                 while heap and heap[0][2].done:
                     heapq.heappop(heap)
                 if not heap:
+                    self._until = time.monotonic() + 60.0
                     self._cond.wait(60.0)
                     if not self._heap:
                         self._thread = None  # idle a minute: the next watch() starts one
                         return
                     continue
-                left = heap[0][0] - time.monotonic()
+                self._until = heap[0][0]
+                left = self._until - time.monotonic()
                 if left > 0:
                     self._cond.wait(left)
                     continue
@@ -272,8 +287,49 @@ _WATCHDOG = _Watchdog()
 _CURRENT = threading.local()  # the _Attempt this thread is sending, for the connection below
 
 
+#: A request body up to this size leaves in the same write as the headers.
+_COALESCE = 64 * 1024
+
+
 class _WatchedMixin:
+    """The watchdog's hook (``getresponse``), and one write per small request: urllib3
+    sends the header block and the body in two ``sendall`` calls (two packets, two wake-ups
+    of the server, each a GIL round trip for the sending thread); here the header block is
+    held back and leaves with the body. Nothing is reordered, dropped or sent twice: only the
+    first two writes of a request with a small ``bytes`` or ``str`` body (JSON, a form) are
+    joined."""
+
     sock: Any
+    _hold = False
+    _held: bytes | None = None
+
+    def request(
+        self, method: str, url: str, body: Any = None, headers: Any = None, **kwargs: Any
+    ) -> None:
+        self._hold = (
+            isinstance(body, bytes | str)
+            and 0 < len(body) <= _COALESCE
+            and not kwargs.get("chunked")
+        )
+        try:
+            super().request(method, url, body=body, headers=headers, **kwargs)  # type: ignore[misc]
+        finally:
+            held, self._held, self._hold = self._held, None, False
+        if held is not None:  # no body write came after all
+            super().send(held)  # type: ignore[misc]
+
+    def send(self, data: Any) -> None:
+        if self._hold:
+            if self._held is None and isinstance(data, bytes):
+                self._held = data  # the header block
+                return
+            held, self._held, self._hold = self._held, None, False
+            if held is not None:
+                if isinstance(data, bytes | bytearray):
+                    data = held + data
+                else:
+                    super().send(held)  # type: ignore[misc]
+        super().send(data)  # type: ignore[misc]
 
     def getresponse(self, *args: Any, **kwargs: Any) -> Any:
         attempt: _Attempt | None = getattr(_CURRENT, "attempt", None)
@@ -301,6 +357,10 @@ class _WatchedHTTPSPool(urllib3.connectionpool.HTTPSConnectionPool):
 _WATCHED_POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
 
 
+class _Settings:
+    """Records the attributes ``HTTPAdapter.cert_verify`` sets on a connection pool."""
+
+
 class _Adapter(requests.adapters.HTTPAdapter):
     """An adapter whose connections let the deadline watchdog reach their socket while the
     status line and headers arrive (``requests`` exposes nothing before the headers)."""
@@ -314,6 +374,189 @@ class _Adapter(requests.adapters.HTTPAdapter):
         if hasattr(manager, "pool_classes_by_scheme"):
             manager.pool_classes_by_scheme = _WATCHED_POOLS
         return manager
+
+    def build_connection_pool_key_attributes(
+        self, request: requests.PreparedRequest, verify: Any, cert: Any = None
+    ) -> Any:
+        """``requests``' own, with the TLS part (a ``stat`` of the CA bundle per request)
+        worked out once per ``verify``/``cert``: only the origin varies per request."""
+        memo: dict[Any, dict[str, Any]] = self.__dict__.setdefault("_tls_memo", {})
+        key = (verify, tuple(cert) if isinstance(cert, list | tuple) else cert)
+        tls = memo.get(key)
+        if tls is None:
+            built: Any = super().build_connection_pool_key_attributes(request, verify, cert)
+            tls = memo[key] = dict(built[1])
+        parts = urlsplit(str(request.url))
+        origin = {"scheme": parts.scheme.lower(), "host": parts.hostname, "port": parts.port}
+        return origin, dict(tls)
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        """``requests``' own, its file checks (two ``stat`` calls per HTTPS request) done
+        once per ``verify``/``cert``: what it sets on the pool is remembered and re-applied."""
+        memo: dict[Any, dict[str, Any]] = self.__dict__.setdefault("_verify_memo", {})
+        key = (
+            url[:8].lower().startswith("https"),
+            verify,
+            tuple(cert) if isinstance(cert, list | tuple) else cert,
+        )
+        settings = memo.get(key)
+        if settings is None:
+            probe = _Settings()
+            # Raises when a file is missing (then nothing is remembered).
+            super().cert_verify(probe, url, verify, cert)  # type: ignore[no-untyped-call]
+            settings = memo[key] = dict(vars(probe))
+        for name, value in settings.items():
+            setattr(conn, name, value)
+
+    def build_response(self, req: requests.PreparedRequest, resp: Any) -> requests.Response:
+        """``requests``' own, without filling ``response.cookies``: parsing ``Set-Cookie``
+        through ``http.cookiejar`` costs every answer, and no cookie is ever sent back
+        (:class:`_LeanSession`)."""
+        response = requests.Response()
+        response.status_code = resp.status
+        response.headers = requests.structures.CaseInsensitiveDict(resp.headers)
+        response.encoding = requests.utils.get_encoding_from_headers(response.headers)
+        response.raw = resp
+        response.reason = resp.reason
+        url = req.url
+        response.url = url.decode("utf-8") if isinstance(url, bytes) else str(url)
+        response.request = req
+        response.connection = self
+        return response
+
+
+#: Distinct URLs / header sets remembered per session before the memo starts over.
+_MEMO_SIZE = 256
+
+
+class _LeanSession(requests.Session):
+    """The ``requests.Session`` a :class:`Transport` sends through: same interface, less work
+    per request.
+
+    ``requests.Session.request`` redoes on every call what is constant for a client: it merges
+    the session's headers, cookies, hooks and environment (``merge_environment_settings``),
+    re-validates every header, parses the URL, then resolves redirects and extracts cookies.
+    Here, for the calls the transport makes (no redirects, streamed body, no per-call cookies,
+    auth, hooks or client certificate):
+
+    * ``trust_env`` is off: the environment (proxies, CA bundle) is read once per client, by
+      :meth:`Transport.use_environment`, never per request, and ``~/.netrc`` never;
+    * the session's headers merged with a call's headers are validated once per distinct set
+      and copied per request (a change to ``session.headers`` is seen: it is part of the key);
+    * a URL without ``params`` is prepared once;
+    * no cookie is sent or kept (neither platform uses cookies; API-SPEC has none);
+    * redirects are never followed (the caller treats a 3xx as an answer).
+
+    Any other call (cookies, auth, hooks, redirects, ``stream=False``, a session with cookies,
+    auth, params or hooks of its own) takes ``requests``' full path unchanged.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trust_env = False
+        self._headers_memo: dict[Any, requests.structures.CaseInsensitiveDict[Any]] = {}
+        self._url_memo: dict[str, str] = {}
+
+    def request(  # type: ignore[override]
+        self,
+        method: str,
+        url: Any,
+        params: Any = None,
+        data: Any = None,
+        headers: Any = None,
+        cookies: Any = None,
+        files: Any = None,
+        auth: Any = None,
+        timeout: Any = None,
+        allow_redirects: bool = True,
+        proxies: Any = None,
+        hooks: Any = None,
+        stream: bool | None = None,
+        verify: Any = None,
+        cert: Any = None,
+        json: Any = None,
+    ) -> requests.Response:
+        """``requests.Session.request``; the lean path when the call allows it (see the
+        class)."""
+        if (
+            allow_redirects
+            or not stream
+            or cookies
+            or auth
+            or hooks
+            or cert
+            or self.trust_env
+            or self.auth
+            or self.params
+            or self.cert
+            or any(self.hooks.values())
+            or len(self.cookies)
+            or not isinstance(url, str)
+        ):
+            return super().request(
+                method,
+                url,
+                params=params,
+                data=data,
+                headers=headers,
+                cookies=cookies,
+                files=files,
+                auth=auth,
+                timeout=timeout,
+                allow_redirects=allow_redirects,
+                proxies=proxies,
+                hooks=hooks,
+                stream=stream,
+                verify=verify,
+                cert=cert,
+                json=json,
+            )
+        prepared = requests.PreparedRequest()
+        prepared.method = method.upper()
+        prepared.url = self._prepare_url(prepared, url, params)
+        prepared.headers = self._prepare_headers(headers)
+        prepared.hooks = {"response": []}
+        prepared.prepare_body(data, files, json)
+        if proxies:
+            proxies = {**self.proxies, **proxies}
+        adapter = self.get_adapter(prepared.url)
+        return adapter.send(
+            prepared,
+            stream=True,
+            timeout=timeout,
+            verify=cast("bool | str", self.verify if verify is None else verify),
+            cert=None,
+            proxies=proxies or self.proxies,
+        )
+
+    def _prepare_url(self, prepared: requests.PreparedRequest, url: str, params: Any) -> str:
+        if params:
+            prepared.prepare_url(url, params)
+            return str(prepared.url)
+        done = self._url_memo.get(url)
+        if done is None:
+            prepared.prepare_url(url, None)
+            done = str(prepared.url)
+            if len(self._url_memo) >= _MEMO_SIZE:
+                self._url_memo.clear()
+            self._url_memo[url] = done
+        return done
+
+    def _prepare_headers(self, headers: Any) -> requests.structures.CaseInsensitiveDict[Any]:
+        extra = tuple(headers.items()) if headers else ()
+        key = (tuple(self.headers.items()), extra)
+        merged = self._headers_memo.get(key)
+        if merged is None:
+            staged = requests.PreparedRequest()
+            # requests' merge_setting: the call's headers over the session's, None removes one.
+            wanted = requests.structures.CaseInsensitiveDict(self.headers)
+            wanted.update(headers or {})
+            staged.prepare_headers({k: v for k, v in wanted.items() if v is not None})
+            merged = staged.headers
+            if len(self._headers_memo) >= _MEMO_SIZE:
+                self._headers_memo.clear()
+            self._headers_memo[key] = merged
+        return merged.copy()
 
 
 class Transport:
@@ -344,9 +587,13 @@ class Transport:
         self.sleep = None if sleep is time.sleep else sleep
         self.rate_limit_window = rate_limit_window
         self.stats = Stats()
-        self.session = session or requests.Session()
+        self.session = session or _LeanSession()
         self.session.trust_env = False  # environment read once, in use_environment()
-        pool = max(10, options.concurrency + 2)
+        # One pool per origin holding a connection for every worker of a bulk operation (and
+        # a streamed listing beside them), so concurrent writes reuse connections instead of
+        # opening and discarding sockets. Not pool_block: a caller that holds more answers
+        # open at once than that (nested listings) gets an extra connection, not a deadlock.
+        pool = max(10, options.concurrency + 4)
         adapter = _Adapter(pool_connections=4, pool_maxsize=pool, max_retries=0)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
@@ -425,11 +672,15 @@ class Transport:
         safe_url: str = "",
         timeout: tuple[float, float] | None = None,
         deadline: float | None = None,
+        read: bool = True,
     ) -> requests.Response:
         """Send one attempt and read its answer whole, within the size cap and deadline.
 
-        ``timeout`` (connect, read) and ``deadline`` override the client's for this attempt
-        (a per-call view of the session passes them).
+        This is the only place a request leaves the client and the only place it is counted
+        in :class:`Stats`. ``timeout`` (connect, read) and ``deadline`` override the client's
+        for this attempt (a per-call view of the session passes them). ``read=False`` returns
+        once the status line and headers are in (bound by the deadline as well), leaving the
+        body to the caller (a streamed listing); the caller must close the response.
 
         Raises a :class:`TransportError` subclass when no whole answer came; for ``write``
         requests that may have reached the server, :class:`OutcomeUnknownError`; an answer
@@ -437,17 +688,13 @@ class Transport:
         than ``response_deadline`` is :class:`ResponseDeadlineError`.
         """
         started = self.clock()
-        attempt = _Attempt(
-            time.monotonic() + (deadline or self.deadline),
-            timeout or self.timeout,
-            deadline or self.deadline,
-        )
+        seconds = deadline or self.deadline
+        attempt = _Attempt(time.monotonic() + seconds, timeout or self.timeout, seconds)
         _WATCHDOG.watch(attempt)
         _CURRENT.attempt = attempt
         try:
-            return self._send(
+            response = self._open(
                 attempt,
-                started,
                 method,
                 url,
                 headers=headers,
@@ -458,14 +705,43 @@ class Transport:
                 write=write,
                 safe_url=safe_url,
             )
+            if read:
+                self._read_whole(response, attempt, started, method, url, safe_url, write)
+            elif attempt.finish():
+                response.close()
+                raise self._deadline_error(method, url, safe_url, seconds)
+            return response
         finally:
             _CURRENT.attempt = None
             attempt.finish()
 
-    def _send(
+    def read(
+        self,
+        response: requests.Response,
+        started: float,
+        method: str,
+        url: str,
+        safe_url: str,
+        *,
+        deadline: float | None = None,
+    ) -> None:
+        """Read the rest of an answer sent with ``read=False`` whole, under the size cap and
+        within the answer deadline (``deadline`` seconds, default the client's) counted from
+        ``started`` (a clock reading)."""
+        total = deadline or self.deadline
+        seconds = total - (self.clock() - started)
+        attempt = _Attempt(time.monotonic() + max(0.0, seconds), self.timeout, total)
+        _WATCHDOG.watch(attempt)
+        _CURRENT.attempt = attempt
+        try:
+            self._read_whole(response, attempt, started, method, url, safe_url, False)
+        finally:
+            _CURRENT.attempt = None
+            attempt.finish()
+
+    def _open(
         self,
         attempt: _Attempt,
-        started: float,
         method: str,
         url: str,
         *,
@@ -477,6 +753,7 @@ class Transport:
         write: bool,
         safe_url: str,
     ) -> requests.Response:
+        """Send the request and wait for the status line and headers; count it."""
         try:
             response = self.session.request(
                 method,
@@ -514,6 +791,18 @@ class Transport:
             error.request_sent = sent
             raise error from exc
         self.stats.count(response.status_code)
+        return response
+
+    def _read_whole(
+        self,
+        response: requests.Response,
+        attempt: _Attempt,
+        started: float,
+        method: str,
+        url: str,
+        safe_url: str,
+        write: bool,
+    ) -> None:
         try:
             self._read(response, started, method, url, safe_url, attempt)
         except (TransportError, ResponseTooLargeError) as exc:
@@ -533,7 +822,6 @@ class Transport:
         except BaseException:
             response.close()
             raise
-        return response
 
     def _deadline_error(
         self, method: str, url: str, safe_url: str, seconds: float

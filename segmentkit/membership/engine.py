@@ -19,10 +19,11 @@ Adapters supply primitives (:mod:`segmentkit.adapter.stores`); this module owns
 from __future__ import annotations
 
 import contextlib
+import queue
 import threading
 import warnings
 from collections.abc import Callable, Hashable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -310,15 +311,24 @@ def _concurrently(
 
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"segmentkit-{adapter.name}")
     futures: dict[Future[R], int] = {}
+    # Finished calls arrive on a queue (O(1) each): wait(FIRST_COMPLETED) over every pending
+    # future would install and remove a waiter on each of them per completion, O(N^2) lock
+    # traffic that the main thread spends holding the GIL the workers need.
+    completions: queue.SimpleQueue[Future[R]] = queue.SimpleQueue()
     try:
         for k, item in enumerate(items):
-            futures[pool.submit(call, k, item)] = k
-        pending: set[Future[R]] = set(futures)
-        while pending:
-            # Short waits keep the main thread where Ctrl-C can reach it.
-            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-            for fut in done:
-                on_result(futures[fut], fut.result())
+            fut = pool.submit(call, k, item)
+            futures[fut] = k
+            fut.add_done_callback(completions.put)
+        for _ in range(len(futures)):
+            while True:
+                try:
+                    # Short waits keep the main thread where Ctrl-C can reach it.
+                    fut = completions.get(timeout=0.2)
+                    break
+                except queue.Empty:
+                    continue
+            on_result(futures[fut], fut.result())
     except KeyboardInterrupt:
         pool.shutdown(wait=False, cancel_futures=True)
         _interrupt_session(adapter)
