@@ -135,4 +135,9 @@ def test_ctrl_c_while_workers_wait_for_the_rate_limit_stops_within_a_second() ->
         count = len(srv.platform.member_identities(sid))
         time.sleep(1.0)
         assert len(srv.platform.member_identities(sid)) == count, "a write after the interrupt"
-        assert count == len(added)
+        # A write still on the wire at Ctrl-C (a slow, loaded machine) is reported as failed with
+        # its outcome unknown, never as added or not started: the stored members are exactly the
+        # added ones plus at most those.
+        in_flight = [o for o in result.items if o.reason and "outcome unknown" in o.reason]
+        assert len(added) <= count <= len(added) + len(in_flight)
+        assert all(o.status == "failed" for o in in_flight)
