@@ -77,25 +77,33 @@ def _fast_email(text: str) -> str | None:
         return None
     local, domain = m.group(1, 2)
     # Labels are at most 63 characters by the pattern itself.
-    if len(local) > _LOCAL_MAX or len(domain) > _DOMAIN_MAX:
+    if len(local) > _LOCAL_MAX:
         return None
     rules = _email_rules()
-    if rules is None:
+    if rules is None or local.lower() in rules[0]:
         return None
-    roles, special = rules
-    if local.lower() in roles:
+    lowered = _fast_domain(domain)
+    return None if lowered is None else f"{local}@{lowered}"
+
+
+@functools.lru_cache(maxsize=CACHE_SIZE)
+def _fast_domain(domain: str) -> str | None:
+    """``domain`` (an ASCII host name of ``_FAST_DOMAIN``'s shape) lower-cased, or ``None``
+    when it is too long or it or a parent of it is a special-use domain. Cached: a list has
+    few distinct domains, so this is one dictionary look-up an address."""
+    rules = _email_rules()
+    if rules is None or len(domain) > _DOMAIN_MAX:
         return None
+    special = rules[1]
     domain = domain.lower()
-    # The domain or any parent of it being special-use sends it to the full check.
     suffix = domain
     while True:
         if suffix in special:
             return None
         dot = suffix.find(".")
         if dot < 0:
-            break
+            return domain
         suffix = suffix[dot + 1 :]
-    return f"{local}@{domain}"
 
 
 def normalize_email(value: str) -> str:

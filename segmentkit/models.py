@@ -378,21 +378,10 @@ class Recipient(BaseModel):
         """
         if isinstance(data, Recipient):
             return data
-        if type(data) is str and cls is Recipient and data and _plain(data):
-            # A bare address or number: exactly the one validator that would run (stripping
-            # and blank-to-None are no-ops on a non-blank _plain string), then the model is
-            # filled in without pydantic's machinery. Errors are the normaliser's own, as the
-            # full path unwraps them too.
-            try:
-                if "@" in data:
-                    fast = _fast_email(data)  # normalize_email without its str()/strip()
-                    email = normalize_email(data) if fast is None else fast
-                    return _bare_recipient("email", email)
-                return _bare_recipient("phone", normalize_phone(data, default_region))
-            except InvalidRecipientError:
-                raise
-            except Exception:  # noqa: S110 - anything else: the full path words it the same way
-                pass
+        if type(data) is str and cls is Recipient:
+            value = _bare_value(data, default_region)
+            if value is not None:
+                return _bare_recipient("email" if "@" in value else "phone", value)
         if isinstance(data, str):
             data = {"email": data} if "@" in data else {"phone": data}
         if not isinstance(data, Mapping):
@@ -479,6 +468,29 @@ def _assemble(cls: type[_M], values: dict[str, Any], fields_set: set[str] | None
     _set(m, "__pydantic_extra__", None)
     _set(m, "__pydantic_private__", None)
     return m
+
+
+def _bare_value(data: str, default_region: str | None) -> str | None:
+    """What ``Recipient.parse(data)`` of a bare address or number holds: the normalised
+    e-mail (``data`` has an ``@``) or E.164 phone, or :class:`InvalidRecipientError` as the
+    validated path raises it; ``None`` when the validated path must decide.
+
+    For a non-blank :func:`_plain` ``str`` exactly one validator would run (stripping and
+    blank-to-``None`` are no-ops on it), so calling the normaliser here is the same check
+    without pydantic's machinery. Errors are the normaliser's own, as the full path unwraps
+    them too; anything else goes the full way, which words it the same way.
+    """
+    if not (data and _plain(data)):
+        return None
+    try:
+        if "@" in data:
+            fast = _fast_email(data)  # normalize_email without its str()/strip()
+            return normalize_email(data) if fast is None else fast
+        return normalize_phone(data, default_region)
+    except InvalidRecipientError:
+        raise
+    except Exception:
+        return None
 
 
 def _bare_recipient(field: str, value: str) -> Recipient:
