@@ -40,7 +40,7 @@ __all__ = [
 Channel = Literal["sms", "email"]
 Match = Literal["all", "any"]
 
-_FROZEN = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+_FROZEN = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True, defer_build=True)
 
 
 class SegmentKind(str, enum.Enum):
@@ -539,7 +539,9 @@ class ItemOutcome(BaseModel):
     """The outcome for one input item of a bulk call. ``index`` is its position in the input;
     ``reason`` says why for ``unchanged``/``rejected``/``failed``."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", arbitrary_types_allowed=True, defer_build=True
+    )
 
     index: int
     status: OutcomeStatus
@@ -553,7 +555,7 @@ class BulkResult(BaseModel):
     """One :class:`ItemOutcome` per input item, in input order, plus counts. Never a bare
     bool: check :attr:`ok`, or iterate :attr:`failed` / :attr:`rejected`."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     items: tuple[ItemOutcome, ...]
 
@@ -624,7 +626,7 @@ class SegmentQuery(BaseModel):
     * ``order_by`` + ``descending``; ``page_size`` (``None`` = the provider's largest).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     search: str | None = None
     provider_type: str | None = None
