@@ -19,6 +19,7 @@ Ratios are medians of per-round ratios (ABAB… alternation); nothing is asserte
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -343,7 +344,13 @@ def _interpreter_rows() -> list[Row]:
         "requests": [py, "-c", "import requests"],
         "help": cli,
     }
-    for args in cases.values():  # warm the file cache and .pyc files
+    # Warm the file cache and write the .pyc files, as `pip install` leaves them (it compiles
+    # every module): with PYTHONDONTWRITEBYTECODE set (as in some dev shells) every run would
+    # otherwise compile segmentkit from source, ~60% of its import time, and compare that
+    # against requests read from its compiled site-packages.
+    compiled = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    for args in cases.values():
+        subprocess.run(args, check=True, capture_output=True, timeout=120, env=compiled)
         _wall(args)
     times: dict[str, list[float]] = {k: [] for k in cases}
     for _ in range(IMPORT_ROUNDS):
