@@ -86,22 +86,25 @@ class Admission:
     hints: dict[int, frozenset[str]] = field(default_factory=dict)
     #: ``valid``, where a ``str`` is the normalised value of a bare item not built yet.
     pending: list[Recipient | str] = field(default_factory=list, repr=False)
+    #: How many entries of :attr:`pending` are still bare values.
+    unbuilt: int = field(default=0, repr=False)
 
     def recipient(self, pos: int) -> Recipient:
         """``valid[pos]``, built (once) if it is still a bare value."""
         r = self.pending[pos]
         if type(r) is str:
             r = self.pending[pos] = _bare_recipient("email" if "@" in r else "phone", r)
+            self.unbuilt -= 1
         return r  # type: ignore[return-value]
 
     @property
     def valid(self) -> list[Recipient]:
-        """Every valid, unique recipient, in input order."""
-        pending = self.pending
-        for pos, r in enumerate(pending):
-            if type(r) is str:
+        """Every valid, unique recipient, in input order (built once: reading it in a loop
+        costs nothing more)."""
+        if self.unbuilt:
+            for pos in range(len(self.pending)):
                 self.recipient(pos)
-        return pending  # type: ignore[return-value]
+        return self.pending  # type: ignore[return-value]
 
 
 def as_items(items: Any, what: str = "recipients") -> list[Any]:
@@ -238,6 +241,7 @@ def admit(items: Any, policy: Policy) -> Admission:
                 valid.append(value)
                 origin.append(i)
                 keys.append(key)
+                adm.unbuilt += 1
                 continue
             # Not decided here (or not the channel's identity): the general path says why.
         if type(item) is str and not removing:

@@ -119,8 +119,10 @@ def test_admission_outcomes_cover_every_position_once() -> None:
     assert adm.outcomes[3].status is OutcomeStatus.rejected
     assert adm.outcomes[3].recipient == Recipient(phone="+393331234567")
     # Bare items are built on demand, once, as the general path builds them.
+    assert adm.unbuilt == 2  # items 0 and 6 (item 4 was a mapping: built by the intake)
     first = adm.recipient(0)
     assert first is adm.recipient(0)
+    assert adm.unbuilt == 1
     assert first == Recipient(email="a@example.com")
     assert first.model_fields_set == {"email"}
     assert adm.valid == [
@@ -129,3 +131,5 @@ def test_admission_outcomes_cover_every_position_once() -> None:
         Recipient(email="c@example.com"),
     ]
     assert adm.valid[0] is first
+    assert adm.unbuilt == 0
+    assert adm.valid is adm.valid  # built once: the engine reads it per item
