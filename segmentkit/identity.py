@@ -35,13 +35,20 @@ CACHE_SIZE = 16384
 
 # RFC 5322 atext (what email-validator's DOT_ATOM_TEXT accepts), ASCII only.
 _ATEXT = r"a-zA-Z0-9_!#$%&'*+\-/=?^`{|}~"
-_FAST_LOCAL = re.compile(rf"[{_ATEXT}]+(?:\.[{_ATEXT}]+)*\Z")
+_FAST_LOCAL = rf"[{_ATEXT}]+(?:\.[{_ATEXT}]+)*"
 # Host labels without any "--" (which would bring IDNA/Punycode rules in) and a TLD of letters
 # only (email-validator wants the domain to end with a letter and to hold a period).
-_FAST_DOMAIN = re.compile(r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9]|-(?!-)){0,62}(?<!-)\.)+[a-zA-Z]{2,63}\Z")
-# Both at once (one regex call per address on the hot path): neither part can hold an "@",
-# so this splits where ``str.partition("@")`` would.
-_FAST_ADDRESS = re.compile(rf"({_FAST_LOCAL.pattern[:-2]})@({_FAST_DOMAIN.pattern[:-2]})\Z")
+_FAST_DOMAIN = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9]|-(?!-)){0,62}(?<!-)\.)+[a-zA-Z]{2,63}"
+
+
+@functools.lru_cache(maxsize=1)
+def _fast_address() -> re.Pattern[str]:
+    """Both parts at once (one regex call per address on the hot path): neither part can hold
+    an "@", so this splits where ``str.partition("@")`` would. Compiled on first use, not
+    with ``import segmentkit`` (issue 14)."""
+    return re.compile(rf"({_FAST_LOCAL})@({_FAST_DOMAIN})\Z")
+
+
 _LOCAL_MAX = 64  # RFC 5321 4.5.3.1.1, email-validator LOCAL_PART_MAX_LENGTH
 _DOMAIN_MAX = 253  # email-validator DOMAIN_MAX_LENGTH
 _EMAIL_MAX = 254  # email-validator EMAIL_MAX_LENGTH
@@ -72,7 +79,7 @@ def _fast_email(text: str) -> str | None:
     check" (never "invalid")."""
     if len(text) > _EMAIL_MAX or not text.isascii():
         return None
-    m = _FAST_ADDRESS.match(text)
+    m = _fast_address().match(text)
     if m is None:
         return None
     local, domain = m.group(1, 2)
