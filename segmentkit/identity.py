@@ -35,13 +35,20 @@ CACHE_SIZE = 16384
 
 # RFC 5322 atext (what email-validator's DOT_ATOM_TEXT accepts), ASCII only.
 _ATEXT = r"a-zA-Z0-9_!#$%&'*+\-/=?^`{|}~"
-_FAST_LOCAL = re.compile(rf"[{_ATEXT}]+(?:\.[{_ATEXT}]+)*\Z")
+_FAST_LOCAL = rf"[{_ATEXT}]+(?:\.[{_ATEXT}]+)*"
 # Host labels without any "--" (which would bring IDNA/Punycode rules in) and a TLD of letters
 # only (email-validator wants the domain to end with a letter and to hold a period).
-_FAST_DOMAIN = re.compile(r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9]|-(?!-)){0,62}(?<!-)\.)+[a-zA-Z]{2,63}\Z")
-# Both at once (one regex call per address on the hot path): neither part can hold an "@",
-# so this splits where ``str.partition("@")`` would.
-_FAST_ADDRESS = re.compile(rf"({_FAST_LOCAL.pattern[:-2]})@({_FAST_DOMAIN.pattern[:-2]})\Z")
+_FAST_DOMAIN = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9]|-(?!-)){0,62}(?<!-)\.)+[a-zA-Z]{2,63}"
+
+
+@functools.lru_cache(maxsize=1)
+def _fast_address() -> re.Pattern[str]:
+    """Both parts at once (one regex call per address on the hot path): neither part can hold
+    an "@", so this splits where ``str.partition("@")`` would. Compiled on first use, not
+    with ``import segmentkit`` (issue 14)."""
+    return re.compile(rf"({_FAST_LOCAL})@({_FAST_DOMAIN})\Z")
+
+
 _LOCAL_MAX = 64  # RFC 5321 4.5.3.1.1, email-validator LOCAL_PART_MAX_LENGTH
 _DOMAIN_MAX = 253  # email-validator DOMAIN_MAX_LENGTH
 _EMAIL_MAX = 254  # email-validator EMAIL_MAX_LENGTH
@@ -72,30 +79,38 @@ def _fast_email(text: str) -> str | None:
     check" (never "invalid")."""
     if len(text) > _EMAIL_MAX or not text.isascii():
         return None
-    m = _FAST_ADDRESS.match(text)
+    m = _fast_address().match(text)
     if m is None:
         return None
     local, domain = m.group(1, 2)
     # Labels are at most 63 characters by the pattern itself.
-    if len(local) > _LOCAL_MAX or len(domain) > _DOMAIN_MAX:
+    if len(local) > _LOCAL_MAX:
         return None
     rules = _email_rules()
-    if rules is None:
+    if rules is None or local.lower() in rules[0]:
         return None
-    roles, special = rules
-    if local.lower() in roles:
+    lowered = _fast_domain(domain)
+    return None if lowered is None else f"{local}@{lowered}"
+
+
+@functools.lru_cache(maxsize=CACHE_SIZE)
+def _fast_domain(domain: str) -> str | None:
+    """``domain`` (an ASCII host name of ``_FAST_DOMAIN``'s shape) lower-cased, or ``None``
+    when it is too long or it or a parent of it is a special-use domain. Cached: a list has
+    few distinct domains, so this is one dictionary look-up an address."""
+    rules = _email_rules()
+    if rules is None or len(domain) > _DOMAIN_MAX:
         return None
+    special = rules[1]
     domain = domain.lower()
-    # The domain or any parent of it being special-use sends it to the full check.
     suffix = domain
     while True:
         if suffix in special:
             return None
         dot = suffix.find(".")
         if dot < 0:
-            break
+            return domain
         suffix = suffix[dot + 1 :]
-    return f"{local}@{domain}"
 
 
 def normalize_email(value: str) -> str:

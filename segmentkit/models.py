@@ -40,7 +40,7 @@ __all__ = [
 Channel = Literal["sms", "email"]
 Match = Literal["all", "any"]
 
-_FROZEN = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+_FROZEN = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True, defer_build=True)
 
 
 class SegmentKind(str, enum.Enum):
@@ -176,6 +176,20 @@ class Segment(BaseModel):
         aside, odd types) goes through full validation instead, so the result is always the
         model :class:`Segment` itself would build from the same arguments.
         """
+        values: dict[str, Any] = {
+            "id": id,
+            "provider": provider,
+            "name": name,
+            "kind": kind,
+            "provider_type": provider_type,
+            "rules": rules,
+            "match": match,
+            "recipient_count": recipient_count,
+            "created_at": created_at,
+            "updated_at": updated_at,
+            "extra": {} if extra is None else extra,
+            "raw": {} if raw is None else raw,
+        }
         if (
             _plain(id)
             and _plain(provider)
@@ -183,48 +197,24 @@ class Segment(BaseModel):
             and type(kind) is SegmentKind
             and (provider_type is None or _plain(provider_type))
             and type(rules) is tuple
-            and all(type(r) is Rule for r in rules)
+            and (not rules or all(type(r) is Rule for r in rules))
             and match in ("all", "any")
             and (recipient_count is None or type(recipient_count) is int)
             and (created_at is None or type(created_at) is datetime)
             and (updated_at is None or type(updated_at) is datetime)
-            and (extra is None or _str_keys(extra))
-            and (raw is None or _str_keys(raw))
+            and _str_keys(values["extra"])
+            and _str_keys(values["raw"])
         ):
-            return cls.model_construct(
-                id=id,
-                provider=provider,
-                name=name,
-                kind=kind,
-                provider_type=provider_type,
-                rules=rules,
-                match=match,
-                recipient_count=recipient_count,
-                created_at=_aware(created_at),
-                updated_at=_aware(updated_at),
-                extra={} if extra is None else extra,
-                raw={} if raw is None else raw,
-            )
-        return cls(
-            id=id,
-            provider=provider,
-            name=name,
-            kind=kind,
-            provider_type=provider_type,
-            rules=rules,
-            match=match,
-            recipient_count=recipient_count,
-            created_at=created_at,
-            updated_at=updated_at,
-            extra={} if extra is None else extra,
-            raw={} if raw is None else raw,
-        )
+            values["created_at"] = _aware(created_at)
+            values["updated_at"] = _aware(updated_at)
+            return _assemble(cls, values)
+        return cls(**values)
 
 
 def _plain(value: object) -> bool:
-    """A ``str`` that whitespace stripping leaves unchanged (Python's ``isspace`` covers every
-    character pydantic-core's trim removes)."""
-    return type(value) is str and not (value[:1].isspace() or value[-1:].isspace())
+    """A ``str`` that whitespace stripping leaves unchanged (``str.strip`` removes every
+    character pydantic-core's trim removes, and a few more: those go the full way)."""
+    return type(value) is str and value.strip() == value
 
 
 def _plain_or_blank(value: object) -> bool:
@@ -233,7 +223,11 @@ def _plain_or_blank(value: object) -> bool:
 
 
 def _str_keys(value: object) -> bool:
-    return type(value) is dict and all(type(k) is str for k in value)
+    """A ``dict`` whose keys are all exactly ``str`` (validation makes subclasses ``str``)."""
+    return type(value) is dict and _ONLY_STR.issuperset(map(type, value))
+
+
+_ONLY_STR = frozenset({str})
 
 
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
@@ -347,47 +341,34 @@ class Recipient(BaseModel):
         :class:`InvalidRecipientError`. ``email``/``phone`` are trusted to be normalised:
         pass only values that came out of the normalisers.
         """
-        attrs = {} if attributes is None else attributes
-        raw_ = {} if raw is None else raw
         # Blank is None, as the field validator says.
-        id, email, phone, first_name, last_name, name = (
-            None if v == "" else v for v in (id, email, phone, first_name, last_name, name)
-        )
+        values: dict[str, Any] = {
+            "id": None if id == "" else id,
+            "email": None if email == "" else email,
+            "phone": None if phone == "" else phone,
+            "first_name": None if first_name == "" else first_name,
+            "last_name": None if last_name == "" else last_name,
+            "name": None if name == "" else name,
+            "country": country,
+            "attributes": {} if attributes is None else attributes,
+            "raw": {} if raw is None else raw,
+        }
+        attrs = values["attributes"]
         if (
-            (email or phone or id)
-            and _plain_or_blank(id)
-            and _plain_or_blank(email)
-            and _plain_or_blank(phone)
-            and _plain_or_blank(first_name)
-            and _plain_or_blank(last_name)
-            and _plain_or_blank(name)
+            (values["email"] or values["phone"] or values["id"])
+            and _plain_or_blank(values["id"])
+            and _plain_or_blank(values["email"])
+            and _plain_or_blank(values["phone"])
+            and _plain_or_blank(values["first_name"])
+            and _plain_or_blank(values["last_name"])
+            and _plain_or_blank(values["name"])
             and (country is None or (type(country) is str and _COUNTRY.match(country)))
             and type(attrs) is dict
             and all(_plain(k) and _plain(v) for k, v in attrs.items())
-            and _str_keys(raw_)
+            and _str_keys(values["raw"])
         ):
-            return cls.model_construct(
-                id=id,
-                email=email,
-                phone=phone,
-                first_name=first_name,
-                last_name=last_name,
-                name=name,
-                country=country,
-                attributes=attrs,
-                raw=raw_,
-            )
-        return cls(
-            id=id,
-            email=email,
-            phone=phone,
-            first_name=first_name,
-            last_name=last_name,
-            name=name,
-            country=country,
-            attributes=attrs,
-            raw=raw_,
-        )
+            return _assemble(cls, values)
+        return cls(**values)
 
     @classmethod
     def parse(cls, data: Any, *, default_region: str | None = None) -> Recipient:
@@ -397,21 +378,10 @@ class Recipient(BaseModel):
         """
         if isinstance(data, Recipient):
             return data
-        if type(data) is str and cls is Recipient and _BARE_OK and data and _plain(data):
-            # A bare address or number: exactly the one validator that would run (stripping
-            # and blank-to-None are no-ops on a non-blank _plain string), then the model is
-            # filled in without pydantic's machinery. Errors are the normaliser's own, as the
-            # full path unwraps them too.
-            try:
-                if "@" in data:
-                    fast = _fast_email(data)  # normalize_email without its str()/strip()
-                    email = normalize_email(data) if fast is None else fast
-                    return _bare_recipient("email", email)
-                return _bare_recipient("phone", normalize_phone(data, default_region))
-            except InvalidRecipientError:
-                raise
-            except Exception:  # noqa: S110 - anything else: the full path words it the same way
-                pass
+        if type(data) is str and cls is Recipient:
+            value = _bare_value(data, default_region)
+            if value is not None:
+                return _bare_recipient("email" if "@" in value else "phone", value)
         if isinstance(data, str):
             data = {"email": data} if "@" in data else {"phone": data}
         if not isinstance(data, Mapping):
@@ -455,28 +425,83 @@ _RECIPIENT_DEFAULTS: dict[str, Any] = {
 }
 
 
-#: Whether :func:`_bare_recipient` still knows every field (and no post-init hook exists).
-_BARE_OK = (
-    list(Recipient.model_fields) == [*_RECIPIENT_DEFAULTS, "attributes", "raw"]
-    and not Recipient.__pydantic_post_init__
-)
+_M = TypeVar("_M", bound=BaseModel)
+
+#: Per model class: whether :func:`_assemble` may fill it in directly (see there).
+_DIRECT: dict[type[BaseModel], bool] = {}
+_set = object.__setattr__
+
+
+def _direct(cls: type[BaseModel], values: Mapping[str, Any]) -> bool:
+    """Whether an instance of ``cls`` is fully described by its field values: ``values``
+    names every field in declaration order, and there is no post-init hook, no private
+    attribute, no extra field and no root model to set up."""
+    ok = _DIRECT.get(cls)
+    if ok is None:
+        ok = _DIRECT[cls] = (
+            list(cls.__pydantic_fields__) == list(values)
+            and not cls.__pydantic_post_init__
+            and not cls.__private_attributes__
+            and not cls.__pydantic_root_model__
+            and cls.model_config.get("extra") != "allow"
+        )
+    return ok
+
+
+def _assemble(cls: type[_M], values: dict[str, Any], fields_set: set[str] | None = None) -> _M:
+    """An instance of ``cls`` holding ``values`` (already in validated form, one per field
+    in declaration order), set up exactly as pydantic sets up a validated one: ``__dict__``
+    = the values, ``__pydantic_fields_set__`` = ``fields_set`` (default: every field),
+    ``__pydantic_extra__`` and ``__pydantic_private__`` = ``None``.
+
+    ``model_construct`` does the same through a per-field Python loop (aliases, defaults)
+    that cost ~25 µs a segment, more than validating it (issue 14); a class this does not
+    describe (see :func:`_direct`) still goes through ``model_construct``.
+    ``tests/core/test_models.py`` checks the result against validation: equality, dumps,
+    copies, pickling, frozen-ness.
+    """
+    if not _direct(cls, values):
+        return cls.model_construct(fields_set, **values)
+    m = cls.__new__(cls)
+    _set(m, "__dict__", values)
+    _set(m, "__pydantic_fields_set__", set(values) if fields_set is None else fields_set)
+    _set(m, "__pydantic_extra__", None)
+    _set(m, "__pydantic_private__", None)
+    return m
+
+
+def _bare_value(data: str, default_region: str | None) -> str | None:
+    """What ``Recipient.parse(data)`` of a bare address or number holds: the normalised
+    e-mail (``data`` has an ``@``) or E.164 phone, or :class:`InvalidRecipientError` as the
+    validated path raises it; ``None`` when the validated path must decide.
+
+    For a non-blank :func:`_plain` ``str`` exactly one validator would run (stripping and
+    blank-to-``None`` are no-ops on it), so calling the normaliser here is the same check
+    without pydantic's machinery. Errors are the normaliser's own, as the full path unwraps
+    them too; anything else goes the full way, which words it the same way.
+    """
+    if not (data and _plain(data)):
+        return None
+    try:
+        if "@" in data:
+            fast = _fast_email(data)  # normalize_email without its str()/strip()
+            return normalize_email(data) if fast is None else fast
+        return normalize_phone(data, default_region)
+    except InvalidRecipientError:
+        raise
+    except Exception:
+        return None
 
 
 def _bare_recipient(field: str, value: str) -> Recipient:
     """A ``Recipient`` holding only ``field`` (``"email"``/``"phone"``) = ``value``, a value
-    that came out of its normaliser: what ``Recipient(**{field: value})`` builds, as
-    ``model_construct`` would assemble it, minus its per-field loop (the hot path of a 100k
-    sync plan, issue 14)."""
+    that came out of its normaliser: what ``Recipient(**{field: value})`` builds (the hot
+    path of a 100k sync plan, issue 14)."""
     values = dict(_RECIPIENT_DEFAULTS)
     values[field] = value
     values["attributes"] = {}
     values["raw"] = {}
-    m = Recipient.__new__(Recipient)
-    object.__setattr__(m, "__dict__", values)
-    object.__setattr__(m, "__pydantic_fields_set__", {field})
-    object.__setattr__(m, "__pydantic_extra__", None)
-    object.__setattr__(m, "__pydantic_private__", None)
-    return m
+    return _assemble(Recipient, values, {field})
 
 
 def _find_invalid_recipient(exc: BaseException) -> InvalidRecipientError | None:
@@ -514,7 +539,9 @@ class ItemOutcome(BaseModel):
     """The outcome for one input item of a bulk call. ``index`` is its position in the input;
     ``reason`` says why for ``unchanged``/``rejected``/``failed``."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", arbitrary_types_allowed=True, defer_build=True
+    )
 
     index: int
     status: OutcomeStatus
@@ -528,7 +555,7 @@ class BulkResult(BaseModel):
     """One :class:`ItemOutcome` per input item, in input order, plus counts. Never a bare
     bool: check :attr:`ok`, or iterate :attr:`failed` / :attr:`rejected`."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     items: tuple[ItemOutcome, ...]
 
@@ -599,7 +626,7 @@ class SegmentQuery(BaseModel):
     * ``order_by`` + ``descending``; ``page_size`` (``None`` = the provider's largest).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     search: str | None = None
     provider_type: str | None = None
@@ -641,6 +668,13 @@ class SegmentQuery(BaseModel):
             return False
         if self.kind is not None and seg.kind is not self.kind:
             return False
+        if (
+            self.created_after is None
+            and self.created_before is None
+            and self.updated_after is None
+            and self.updated_before is None
+        ):
+            return True
         for bound, value, after in (
             (self.created_after, seg.created_at, True),
             (self.created_before, seg.created_at, False),
@@ -665,7 +699,7 @@ class SegmentQuery(BaseModel):
 
     def apply(self, segments: Iterable[Segment]) -> list[Segment]:
         """Filter and order ``segments`` client-side with the reference semantics."""
-        kept = [s for s in segments if self.matches(s)]
+        kept = [s for s in segments if self.matches(s)] if self.has_filters else list(segments)
         if self.order_by is not None:
             kept.sort(key=self.sort_key, reverse=self.descending)
         return kept

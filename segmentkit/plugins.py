@@ -27,19 +27,20 @@ import threading
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import pluggy
 from pydantic import BaseModel
 
-from . import hookspecs
 from ._version import CORE_API_VERSION, __version__
 from .config import describe_target
 from .errors import ConfigurationError, PluginLoadError
 from .models import Capability, Channel
 from .provider import Provider
 from .redact import get_logger
+
+if TYPE_CHECKING:
+    import pluggy
 
 __all__ = [
     "BUILTIN_ENTRY_POINTS",
@@ -419,6 +420,12 @@ def create_registry(
     plugin objects (modules or instances) to register directly, e.g. in tests. ``strict``:
     raise :class:`PluginLoadError` instead of skipping a broken plugin.
     """
+    # pluggy and the hook specifications load here, when the first registry is built (at
+    # connect()), not with the client API (issue 14: import time).
+    import pluggy
+
+    from . import hookspecs
+
     env = os.environ if env is None else env
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)

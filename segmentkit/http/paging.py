@@ -62,6 +62,12 @@ def walk_pages(
     Items already yielded are dropped from later pages; a page with items that are *all*
     repeats stops the walk with :class:`UnexpectedResponseError` (the platform is answering
     the same page again). ``key=None`` turns item checks off.
+
+    Pages marked ``extra["streamed"]`` (:meth:`Provider.stream_pages
+    <segmentkit.adapter.base.Provider.stream_pages>`) are cut from one streamed answer: they
+    cannot repeat a previous page, and the answer is finite (the session's answer deadline
+    bounds it), so their items are not remembered. Only repeats within such a page are
+    dropped, and memory stays flat however long the answer is (issue 14: 200,000 members).
     """
     token: Any = None
     seen_tokens: set[Any] = set()
@@ -70,10 +76,12 @@ def walk_pages(
         page = fetch(token)
         if key is not None and page.items:
             fresh = []
+            # One streamed answer: a set for this page only (see above).
+            seen = set() if page.extra.get("streamed") is True else seen_items
             for it in page.items:
                 k = key(it)
-                if k not in seen_items:
-                    seen_items.add(k)
+                if k not in seen:
+                    seen.add(k)
                     fresh.append(it)
             if not fresh:
                 raise UnexpectedResponseError(

@@ -284,11 +284,12 @@ def plan_sync(
     to_add: list[Recipient] = []
     unchanged: list[Recipient] = []
     wanted = set(adm.keys)  # desired mode: every key is a channel identity
-    for pos, (r, ident) in enumerate(zip(adm.valid, adm.keys, strict=True)):
+    for pos, ident in enumerate(adm.keys):
         member = have.get(ident)
         if member is not None:
             unchanged.append(member)
             continue
+        r = adm.recipient(pos)  # built only now: most of a large plan is unchanged (issue 14)
         reason = problem(r) if problem is not None else None
         if reason:
             i = adm.origin[pos]

@@ -112,3 +112,30 @@ def test_errors_do_not_import_requests_until_one_is_translated():
         "assert isinstance(err, RequestTimeoutError), err\n"
     )
     assert "requests" in modules
+
+
+def test_the_client_api_loads_neither_pluggy_nor_ijson_nor_a_model_schema():
+    # pluggy loads with the first registry (connect()), ijson with the first streamed
+    # listing, and the neutral models build their pydantic schemas on first use (issue 14).
+    code = (
+        "import segmentkit\n"
+        "segmentkit.connect, segmentkit.Recipient, segmentkit.Segment, segmentkit.BulkResult\n"
+        "from pydantic._internal._mock_val_ser import MockValSer\n"
+        "deferred = [m.__name__ for m in (segmentkit.Recipient, segmentkit.Segment)\n"
+        "            if isinstance(m.__pydantic_validator__, MockValSer)]\n"
+        "assert deferred == ['Recipient', 'Segment'], deferred\n"
+    )
+    modules = _modules_after(code)
+    assert "segmentkit.client" in modules
+    assert _loaded(modules, ("pluggy", "ijson", "segmentkit.hookspecs")) == []
+    modules = _modules_after(code + "segmentkit.default_registry()\n")
+    assert "pluggy" in modules
+
+
+def test_a_deferred_model_validates_on_first_use():
+    modules = _modules_after(
+        "from segmentkit import Segment, SegmentKind\n"
+        "s = Segment(id=1, provider='p', name=' n ', kind='static')\n"
+        "assert (s.id, s.name, s.kind) == ('1', 'n', SegmentKind.static), s\n"
+    )
+    assert "segmentkit.models" in modules

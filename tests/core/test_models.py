@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pydantic
 import pytest
@@ -449,13 +452,79 @@ _TRUSTED_SEGMENTS = [
 ]
 
 
+def _full(fields: dict[str, Any], model: type[Any]) -> dict[str, Any]:
+    """What a ``_trusted`` call passes on: every field (``_trusted`` names them all, so every
+    field is "set"), ``None`` dicts as empty ones."""
+    out = {
+        name: info.get_default(call_default_factory=True)
+        for name, info in model.model_fields.items()
+    }
+    out.update(
+        {
+            k: ({} if v is None and k in ("extra", "raw", "attributes") else v)
+            for k, v in fields.items()
+        }
+    )
+    return out
+
+
+def _alike(trusted: Any, validated: Any) -> None:
+    """``trusted`` is indistinguishable from ``validated``: same class, values (in field
+    order), fields set, equality both ways, hashing, dumps, repr, copies, pickling, and
+    frozen-ness."""
+    assert type(trusted) is type(validated)
+    assert list(trusted.__dict__.items()) == list(validated.__dict__.items())
+    assert trusted.model_fields_set == validated.model_fields_set
+    assert trusted.__pydantic_extra__ == validated.__pydantic_extra__
+    assert trusted.__pydantic_private__ == validated.__pydantic_private__
+    assert trusted == validated
+    assert validated == trusted
+    assert (trusted != validated) is False
+    assert trusted.model_dump() == validated.model_dump()
+    assert trusted.model_dump(mode="json") == validated.model_dump(mode="json")
+    assert trusted.model_dump(exclude_unset=True) == validated.model_dump(exclude_unset=True)
+    assert trusted.model_dump_json() == validated.model_dump_json()
+    assert repr(trusted) == repr(validated)
+    assert str(trusted) == str(validated)
+
+    def hashed(m: Any) -> Any:
+        try:
+            return ("hash", hash(m))
+        except TypeError as exc:  # a dict field: neither is hashable
+            return ("unhashable", str(exc))
+
+    assert hashed(trusted) == hashed(validated)
+    for copied in (
+        copy.copy(trusted),
+        copy.deepcopy(trusted),
+        trusted.model_copy(),
+        trusted.model_copy(deep=True),
+        pickle.loads(pickle.dumps(trusted)),
+        type(trusted).model_validate(trusted.model_dump()),
+        type(trusted).model_validate_json(trusted.model_dump_json()),
+    ):
+        assert copied == validated
+        assert copied.model_fields_set == validated.model_fields_set
+    assert trusted.__getstate__() == validated.__getstate__()
+    assert pickle.loads(pickle.dumps(trusted)).__getstate__() == validated.__getstate__()
+    updated = trusted.model_copy(update={"id": "updated"})
+    assert updated == validated.model_copy(update={"id": "updated"})
+    assert trusted.id == validated.id  # the copy did not touch the original
+    with pytest.raises(pydantic.ValidationError) as info:
+        trusted.id = "changed"  # type: ignore[misc]
+    with pytest.raises(pydantic.ValidationError) as expected:
+        validated.id = "changed"  # type: ignore[misc]
+    assert info.value.errors()[0]["type"] == expected.value.errors()[0]["type"] == "frozen_instance"
+    with pytest.raises(pydantic.ValidationError, match="frozen"):
+        trusted.not_a_field = 1  # type: ignore[attr-defined]
+    assert trusted == validated
+
+
 @pytest.mark.parametrize("fields", _TRUSTED_SEGMENTS)
 def test_trusted_segment_equals_validated(fields):
     trusted = Segment._trusted(**fields)
-    validated = Segment(**fields)
-    assert trusted == validated
-    assert trusted.model_dump() == validated.model_dump()
-    assert repr(trusted) == repr(validated)
+    validated = Segment(**_full(fields, Segment))
+    _alike(trusted, validated)
 
 
 _TRUSTED_RECIPIENTS = [
@@ -479,6 +548,5 @@ def test_trusted_recipient_equals_validated(fields):
             Recipient._trusted(**fields)
         return
     trusted = Recipient._trusted(**fields)
+    _alike(trusted, Recipient(**_full(fields, Recipient)))
     assert trusted == validated
-    assert trusted.model_dump() == validated.model_dump()
-    assert repr(trusted) == repr(validated)
