@@ -63,7 +63,7 @@ def test_mypy_strict_catches_each_expected_mistake_at_its_line(checked):
     expected = {
         n: line.split("# E:", 1)[1].strip() for n, line in enumerate(source, 1) if "# E:" in line
     }
-    assert len(expected) == 6
+    assert len(expected) == 8
     proc = checked
     assert proc.returncode == 1, proc.stdout + proc.stderr
     errors: dict[int, list[str]] = {}
