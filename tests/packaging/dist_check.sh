@@ -114,11 +114,13 @@ check_sdist_tests() {
     files) SELECT=$FILE_TESTS ;;
     *) fail "SDIST_TESTS must be full or files" ;;
   esac
-  # The other checks run meanwhile: one pytest process here (-p no:xdist), the same whether
-  # or not pytest-xdist is installed.
-  # shellcheck disable=SC2086  # SELECT is a list of paths
+  # Two pytest-xdist workers when the dev environment has it: the README walk-through (the
+  # longest test) then runs beside the others instead of before them.
+  local JOBS="-p no:xdist"
+  if "$PY" -c "import xdist" 2>/dev/null; then JOBS="-n 2"; fi
+  # shellcheck disable=SC2086  # SELECT is a list of paths, JOBS a list of options
   ( cd "$SRC" && PYTHONPATH="$PWD:$PWD/examples/segmentkit_example" \
-      "$PY" -m pytest -q -x -p no:cacheprovider -p no:xdist $SELECT ) \
+      "$PY" -m pytest -q -x -p no:cacheprovider $JOBS $SELECT ) \
     || fail "the sdist's tests"
   ( cd "$SRC" && PYTHONPATH="$PWD" "$PY" -c "import segmentkit, os; assert segmentkit.__file__.startswith(os.getcwd()), segmentkit.__file__" ) \
     || fail "the sdist's tests did not import the sdist's code"
