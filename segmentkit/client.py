@@ -7,7 +7,7 @@ import copy
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, Generic, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypedDict, TypeVar, overload
 
 import pydantic
 
@@ -40,6 +40,9 @@ from .plugins import Registry, default_registry
 from .provider import Provider, walk_pages
 from .redact import Redactor, get_logger, mask
 from .transport import ClientOptions, Stats, Transport
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack is 3.11+; annotations only
 
 __all__ = ["Client", "Listing", "RecipientsAPI", "SegmentsAPI", "connect"]
 
@@ -134,8 +137,7 @@ class SegmentsAPI:
         ``retries`` override the client's for this call's requests (see :meth:`Client.request`).
         """
         c = self._client
-        c._require(Capability.list_segments, "listing segments")
-        a = c._adapter_for(timeout, retries)
+        a = c._adapter_for(timeout, retries, Capability.list_segments, "listing segments")
         if query is None:
             try:
                 query = SegmentQuery(
@@ -174,8 +176,7 @@ class SegmentsAPI:
     ) -> Segment:
         """One segment by id; :class:`NotFoundError` if it does not exist."""
         c = self._client
-        c._require(Capability.get_segment, "getting a segment")
-        a = c._adapter_for(timeout, retries)
+        a = c._adapter_for(timeout, retries, Capability.get_segment, "getting a segment")
         with _guard(c.provider):
             return a.get_segment(str(segment_id))
 
@@ -196,12 +197,11 @@ class SegmentsAPI:
         :class:`InvalidRecipientError` naming it, before any request.
         """
         c = self._client
-        c._require(Capability.create_segment, "creating a segment")
+        a = c._adapter_for(timeout, retries, Capability.create_segment, "creating a segment")
         if recipients is not None and rules is not None:
             raise ConfigurationError("pass recipients or rules, not both")
         members = c._strict(recipients, default_region) if recipients is not None else None
         parsed_rules = _rules(rules) if rules is not None else None
-        a = c._adapter_for(timeout, retries)
         with _guard(c.provider):
             return a.create_segment(name=name, recipients=members, rules=parsed_rules, match=match)
 
@@ -219,10 +219,9 @@ class SegmentsAPI:
     ) -> Segment:
         """Change only what is passed; everything else the segment had is kept."""
         c = self._client
-        c._require(Capability.update_segment, "updating a segment")
+        a = c._adapter_for(timeout, retries, Capability.update_segment, "updating a segment")
         members = c._strict(recipients, default_region) if recipients is not None else None
         parsed_rules = _rules(rules) if rules is not None else None
-        a = c._adapter_for(timeout, retries)
         with _guard(c.provider):
             return a.update_segment(
                 str(segment_id), name=name, recipients=members, rules=parsed_rules, match=match
@@ -237,8 +236,7 @@ class SegmentsAPI:
     ) -> None:
         """Delete a segment."""
         c = self._client
-        c._require(Capability.delete_segment, "deleting a segment")
-        a = c._adapter_for(timeout, retries)
+        a = c._adapter_for(timeout, retries, Capability.delete_segment, "deleting a segment")
         with _guard(c.provider):
             a.delete_segment(str(segment_id))
 
@@ -251,6 +249,18 @@ def _rules(rules: Iterable[Rule | Mapping[str, Any]]) -> list[Rule]:
         except pydantic.ValidationError as exc:
             raise ConfigurationError(f"invalid rule {r!r}: {exc.errors()[0]['msg']}") from None
     return out
+
+
+class _SyncOptions(TypedDict, total=False):
+    """The keywords of :meth:`RecipientsAPI.sync` other than ``dry_run``: its overloads differ
+    only in ``dry_run`` (and what it returns), so they spell the rest once, here."""
+
+    remove_extra: bool
+    default_region: str | None
+    progress: ProgressCallback | None
+    on_progress: Callable[[Progress], None] | None
+    timeout: Timeout | None
+    retries: int | None
 
 
 class RecipientsAPI:
@@ -268,9 +278,8 @@ class RecipientsAPI:
     ) -> Listing[Recipient]:
         """A segment's members, lazily, across every page."""
         c = self._client
-        c._require(Capability.list_recipients, "listing recipients")
+        a = c._adapter_for(timeout, retries, Capability.list_recipients, "listing recipients")
         sid = str(segment_id)
-        a = c._adapter_for(timeout, retries)
         return Listing(c.provider, lambda token: a.list_recipients(sid, token))
 
     def add(
@@ -294,8 +303,7 @@ class RecipientsAPI:
         :class:`~segmentkit.membership.Interrupted` carrying the partial result.
         """
         c = self._client
-        c._require(Capability.add_recipients, "adding recipients")
-        a = c._adapter_for(timeout, retries)
+        a = c._adapter_for(timeout, retries, Capability.add_recipients, "adding recipients")
         adm = admit(
             recipients,
             Policy(
@@ -322,8 +330,7 @@ class RecipientsAPI:
     ) -> BulkResult:
         """Remove recipients given as ``Recipient`` objects, ids, emails or phones."""
         c = self._client
-        c._require(Capability.remove_recipients, "removing recipients")
-        a = c._adapter_for(timeout, retries)
+        a = c._adapter_for(timeout, retries, Capability.remove_recipients, "removing recipients")
         adm = admit(recipients_or_ids, Policy(channel=a.channel, provider=a.name, mode="remove"))
         with _guard(c.provider):
             return engine.remove(a, str(segment_id), adm, Reporter(progress, on_progress))
@@ -334,13 +341,8 @@ class RecipientsAPI:
         segment_id: str | int,
         desired: Iterable[Any],
         *,
-        remove_extra: bool = ...,
         dry_run: Literal[False] = ...,
-        default_region: str | None = ...,
-        progress: ProgressCallback | None = ...,
-        on_progress: Callable[[Progress], None] | None = ...,
-        timeout: Timeout | None = ...,
-        retries: int | None = ...,
+        **options: Unpack[_SyncOptions],
     ) -> SyncResult: ...
 
     @overload
@@ -349,13 +351,8 @@ class RecipientsAPI:
         segment_id: str | int,
         desired: Iterable[Any],
         *,
-        remove_extra: bool = ...,
         dry_run: Literal[True],
-        default_region: str | None = ...,
-        progress: ProgressCallback | None = ...,
-        on_progress: Callable[[Progress], None] | None = ...,
-        timeout: Timeout | None = ...,
-        retries: int | None = ...,
+        **options: Unpack[_SyncOptions],
     ) -> SyncPlan: ...
 
     @overload
@@ -364,13 +361,8 @@ class RecipientsAPI:
         segment_id: str | int,
         desired: Iterable[Any],
         *,
-        remove_extra: bool = ...,
         dry_run: bool,
-        default_region: str | None = ...,
-        progress: ProgressCallback | None = ...,
-        on_progress: Callable[[Progress], None] | None = ...,
-        timeout: Timeout | None = ...,
-        retries: int | None = ...,
+        **options: Unpack[_SyncOptions],
     ) -> SyncResult | SyncPlan: ...
 
     def sync(
@@ -506,11 +498,20 @@ class Client:
 
     # -- internals shared by the APIs
 
-    def _adapter_for(self, timeout: Timeout | None, retries: int | None) -> Provider:
-        """The adapter whose requests use ``timeout``/``retries`` (the adapter itself when
-        neither is given): a shallow copy holding a per-call view of the session, so it shares
-        the pool, statistics, pacing, budget and every lock (passed explicitly, no context
-        variables)."""
+    def _adapter_for(
+        self,
+        timeout: Timeout | None,
+        retries: int | None,
+        need: Capability | None = None,
+        doing: str = "",
+    ) -> Provider:
+        """The adapter one call uses, after checking it can do ``need`` (else the adapter's
+        "unsupported" error about ``doing``): its requests use the call's ``timeout`` and
+        ``retries`` (the adapter itself when neither is given): a shallow copy holding a
+        per-call view of the session, so it shares the pool, statistics, pacing, budget and
+        every lock (passed explicitly, no context variables)."""
+        if need is not None:
+            self._require(need, doing)
         adapter = self.adapter
         if timeout is None and retries is None:
             return adapter

@@ -217,7 +217,60 @@ class _LocalBudget(Budget):
             self._log.limit_until = self._clock() + 2 * self.window
 
 
-class LocalCoordinator(Coordinator):
+def _lock_timeout(scope: str, timeout: float) -> LockTimeoutError:
+    """The error every backend raises when ``scope``'s lock stayed taken for ``timeout`` s."""
+    return LockTimeoutError(
+        f"could not lock the segment within {timeout:g} s (another worker holds it)",
+        scope=scope,
+        timeout=timeout,
+    )
+
+
+class _HeldLocks(Coordinator):
+    """What the backends whose locks cannot be lost while their holder lives (``local``,
+    ``host``) share: the ``with`` block around a taken lock, and one budget object per scope,
+    limit and window (so a client asking again gets the same budget, without re-creating its
+    state). A backend says how to take a lock (:meth:`_take`) and how to build a budget
+    (:meth:`_new_budget`)."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._budgets: dict[tuple[str, int, float], Budget] = {}
+
+    @abstractmethod
+    def _take(self, scope: str, timeout: float) -> Callable[[], None] | None:
+        """Take ``scope``'s lock within ``timeout`` seconds (0 = one try); return the function
+        that releases it, or ``None`` when it stayed taken."""
+
+    @abstractmethod
+    def _new_budget(self, scope: str, limit: int, window: float) -> Budget:
+        """The budget of a scope, limit and window not asked for before (under the guard)."""
+
+    @contextmanager
+    def _held(self, scope: str, timeout: float) -> Iterator[Lease]:
+        release = self._take(scope, max(0.0, timeout))
+        if release is None:
+            raise _lock_timeout(scope, timeout)
+        try:
+            yield _HeldLease(scope)
+        finally:
+            release()
+
+    def lock(
+        self, scope: str, *, timeout: float = 120.0, ttl: float = 300.0
+    ) -> AbstractContextManager[Lease]:
+        return self._held(scope, timeout)
+
+    def budget(self, scope: str, *, limit: int, window: float) -> Budget:
+        key = (scope, max(1, int(limit)), float(window))
+        with self._guard:
+            found = self._budgets.get(key)
+            if found is None:
+                found = self._budgets[key] = self._new_budget(*key)
+            return found
+
+
+class LocalCoordinator(_HeldLocks):
     """Coordination between the threads and clients of one process.
 
     Locks and budgets are shared by every client that uses the same instance; use
@@ -227,40 +280,19 @@ class LocalCoordinator(Coordinator):
     name = "local"
 
     def __init__(self, *, clock: Clock = time.time) -> None:
+        super().__init__()
         self._clock = clock
-        self._guard = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
-        self._budgets: dict[tuple[str, int, float], _LocalBudget] = {}
         self._logs: dict[tuple[str, float], _LocalLog] = {}
 
-    @contextmanager
-    def _held(self, scope: str, timeout: float) -> Iterator[Lease]:
+    def _take(self, scope: str, timeout: float) -> Callable[[], None] | None:
         with self._guard:
             lock = self._locks.setdefault(scope, threading.Lock())
-        if not lock.acquire(timeout=max(0.0, timeout)):
-            raise LockTimeoutError(
-                f"could not lock the segment within {timeout:g} s (another worker holds it)",
-                scope=scope,
-                timeout=timeout,
-            )
-        try:
-            yield _HeldLease(scope)
-        finally:
-            lock.release()
+        return lock.release if lock.acquire(timeout=timeout) else None
 
-    def lock(
-        self, scope: str, *, timeout: float = 120.0, ttl: float = 300.0
-    ) -> AbstractContextManager[Lease]:
-        return self._held(scope, timeout)
-
-    def budget(self, scope: str, *, limit: int, window: float) -> Budget:
-        with self._guard:
-            key = (scope, int(limit), float(window))
-            found = self._budgets.get(key)
-            if found is None:
-                shared = self._logs.setdefault((scope, float(window)), _LocalLog())
-                found = self._budgets[key] = _LocalBudget(limit, window, self._clock, shared)
-            return found
+    def _new_budget(self, scope: str, limit: int, window: float) -> Budget:
+        shared = self._logs.setdefault((scope, window), _LocalLog())
+        return _LocalBudget(limit, window, self._clock, shared)
 
 
 _PROCESS_LOCAL = LocalCoordinator()

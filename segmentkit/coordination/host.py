@@ -22,15 +22,14 @@ import logging
 import os
 import stat
 import tempfile
-import threading
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigurationError, CoordinationError, LockTimeoutError
-from . import Budget, Clock, Coordinator, Lease, _HeldLease, _sane_block, scope_key
+from ..errors import ConfigurationError, CoordinationError
+from . import Budget, Clock, _HeldLocks, _sane_block, scope_key
 
 __all__ = ["HostCoordinator", "runtime_dir"]
 
@@ -210,7 +209,7 @@ class _HostBudget(Budget):
             state["limit_until"] = self._clock() + 2 * self.window
 
 
-class HostCoordinator(Coordinator):
+class HostCoordinator(_HeldLocks):
     """Coordination between every process of this user on this machine (the default).
 
     ``directory`` defaults to :func:`runtime_dir`. Locks are released by the kernel when the
@@ -221,6 +220,7 @@ class HostCoordinator(Coordinator):
     name = "host"
 
     def __init__(self, directory: Path | str | None = None, *, clock: Clock = time.time) -> None:
+        super().__init__()
         if directory is None:
             self.directory = runtime_dir()
         else:
@@ -235,44 +235,22 @@ class HostCoordinator(Coordinator):
                 ) from None
             _check_private(self.directory, info)
         self._clock = clock
-        self._guard = threading.Lock()
-        self._budgets: dict[tuple[str, int, float], _HostBudget] = {}
 
-    @contextmanager
-    def _held(self, scope: str, timeout: float) -> Iterator[Lease]:
+    def _take(self, scope: str, timeout: float) -> Callable[[], None] | None:
         from filelock import Timeout
 
-        path = self.directory / f"lock-{scope_key('lock', scope)}.lock"
-        lock = _file_lock(path, timeout)
+        lock = _file_lock(self.directory / f"lock-{scope_key('lock', scope)}.lock", timeout)
         try:
             lock.acquire()
         except Timeout:
-            raise LockTimeoutError(
-                f"could not lock the segment within {timeout:g} s (another worker holds it)",
-                scope=scope,
-                timeout=timeout,
-            ) from None
+            return None
         except OSError as exc:
             raise CoordinationError(
                 f"coordination 'host': cannot take the lock file: "
                 f"{exc.strerror or type(exc).__name__}"
             ) from None
-        try:
-            yield _HeldLease(scope)
-        finally:
-            lock.release()
+        release: Callable[[], None] = lock.release
+        return release
 
-    def lock(
-        self, scope: str, *, timeout: float = 120.0, ttl: float = 300.0
-    ) -> AbstractContextManager[Lease]:
-        return self._held(scope, timeout)
-
-    def budget(self, scope: str, *, limit: int, window: float) -> Budget:
-        with self._guard:
-            key = (scope, int(limit), float(window))
-            found = self._budgets.get(key)
-            if found is None:
-                found = self._budgets[key] = _HostBudget(
-                    self.directory, scope, limit, window, self._clock
-                )
-            return found
+    def _new_budget(self, scope: str, limit: int, window: float) -> Budget:
+        return _HostBudget(self.directory, scope, limit, window, self._clock)

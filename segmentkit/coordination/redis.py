@@ -31,8 +31,8 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from ..errors import ConfigurationError, CoordinationError, LockTimeoutError
-from . import Budget, Coordinator, Lease, scope_key
+from ..errors import ConfigurationError, CoordinationError
+from . import Budget, Coordinator, Lease, _lock_timeout, scope_key
 
 if TYPE_CHECKING:
     import redis as redis_py
@@ -294,11 +294,7 @@ class RedisCoordinator(Coordinator):
                 return sent
             left = deadline - time.monotonic()
             if left <= 0:
-                raise LockTimeoutError(
-                    f"could not lock the segment within {timeout:g} s (another worker holds it)",
-                    scope=scope,
-                    timeout=timeout,
-                )
+                raise _lock_timeout(scope, timeout)
             time.sleep(min(left, delay * (0.5 + random.random())))  # jitter
             delay = min(delay * 2, 0.1)
 

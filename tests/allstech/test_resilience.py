@@ -17,7 +17,7 @@ FAULTS = ("applied_then_lost", "reset", "503", "malformed_json")
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(180)  # a hang guard: ~30 s alone, much more beside other tests (pytest -n)
 @pytest.mark.parametrize("mode", ["responses", "socket"])
 def test_add_2000_under_faults_stores_each_email_once(mode: str) -> None:
     """API-SPEC 2.3 + Unknowns 10: uncertain writes are reconciled by re-reading the segment

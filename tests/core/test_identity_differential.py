@@ -178,10 +178,16 @@ def test_email_fast_path_agrees_with_email_validator():
     identity._full_email.cache_clear()
     stats: Counter[str] = Counter()
     mismatches = []
+    # The reference is a pure function of the stripped text, and four in ten items of the
+    # corpus repeat one (same words, same domains): each distinct text is checked by
+    # email-validator once, and every one of the EMAILS items is compared against it.
+    reference: dict[str, tuple[str, str]] = {}
     for i, text in enumerate(_emails(EMAILS)):
         stripped = str(text).strip()
         fast_answer = identity._fast_email(stripped)
-        want = _verdict(_reference_email, text)
+        want = reference.get(stripped)
+        if want is None:
+            want = reference[stripped] = _verdict(_reference_email, text)
         stats["fast" if fast_answer is not None else "full"] += 1
         stats[want[0]] += 1
         if fast_answer is not None:
@@ -283,8 +289,14 @@ def test_phone_cache_agrees_with_libphonenumber():
     identity._normalize_phone.cache_clear()
     stats: Counter[str] = Counter()
     mismatches = []
+    reference: dict[tuple[str, str | None], tuple[str, str]] = {}  # pure: once per input
     for text, region in _phones(PHONES):
-        want = _verdict(lambda t, r=region: identity._full_phone(str(t).strip(), r), text)
+        key = (str(text).strip(), region)
+        want = reference.get(key)
+        if want is None:
+            want = reference[key] = _verdict(
+                lambda t, r=region: identity._full_phone(str(t).strip(), r), text
+            )
         first = _verdict(lambda t, r=region: normalize_phone(t, r), text)
         second = _verdict(lambda t, r=region: normalize_phone(t, r), text)  # from the cache
         stats[want[0]] += 1

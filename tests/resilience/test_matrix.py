@@ -48,6 +48,10 @@ CLIENT_OPTIONS = {
     "backoff_max": 0.01,
     "max_retries": 6,
     "read_timeout": 0.3,
+    # In responses mode a stall is a ReadTimeout raised at once, so the read timeout only set
+    # the answer deadline (3 x 0.3 s), which a loaded machine (pytest -n) overran on answers
+    # that were merely slow to build; an overrun is final (never retried), so the cell failed.
+    "response_deadline": 60.0,
 }
 
 

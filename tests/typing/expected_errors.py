@@ -19,3 +19,5 @@ def wrong(segmentkit_fake: FakeFactory) -> None:
     print(planned.plna)  # E: "SyncPlan" has no attribute "plna"
     either = client.recipients.sync("1", [], dry_run=bool(planned))
     print(either.plna)  # E: has no attribute "plna"
+    client.recipients.sync("1", [], dry_run=True, retries="3")  # E: No overload variant of "sync"
+    client.recipients.sync("1", [], remove_extras=False)  # E: Unexpected keyword argument

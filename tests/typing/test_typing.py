@@ -3,6 +3,8 @@ and over a program with typical mistakes reports each one at its line."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import subprocess
 import sys
@@ -41,10 +43,23 @@ def mypy(*paths: Path) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def checked() -> subprocess.CompletedProcess[str]:
+def checked(tmp_path_factory: pytest.TempPathFactory) -> subprocess.CompletedProcess[str]:
     """One mypy run over both programs (each run re-analyses segmentkit and pydantic: most of
-    the time of this test)."""
-    return mypy(HERE / "user_program.py", HERE / "expected_errors.py")
+    the time of this test), shared by the workers of one ``pytest -n`` run: the first to get
+    here runs it, the others read its result (the base temp directory's parent is the run's)."""
+    from filelock import FileLock
+
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent
+    stored = shared / "typing-mypy-result.json"
+    with FileLock(str(stored) + ".lock", timeout=900):
+        if not stored.exists():
+            proc = mypy(HERE / "user_program.py", HERE / "expected_errors.py")
+            fields = {"returncode": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr}
+            stored.write_text(json.dumps(fields), encoding="utf-8")
+        fields = json.loads(stored.read_text(encoding="utf-8"))
+    return subprocess.CompletedProcess(["mypy"], **fields)
 
 
 def test_user_program_passes_mypy_strict(checked):
@@ -63,7 +78,7 @@ def test_mypy_strict_catches_each_expected_mistake_at_its_line(checked):
     expected = {
         n: line.split("# E:", 1)[1].strip() for n, line in enumerate(source, 1) if "# E:" in line
     }
-    assert len(expected) == 6
+    assert len(expected) == 8
     proc = checked
     assert proc.returncode == 1, proc.stdout + proc.stderr
     errors: dict[int, list[str]] = {}
