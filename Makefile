@@ -37,8 +37,12 @@ typecheck: $(STAMP)
 	$(BIN)/mypy --strict segmentkit segmentkit_notificator segmentkit_allstech
 
 # Everything CI runs: lint, types, the test suite, the API docs and the packaging checks.
+# Tests marked `alone` assert real-time rate behaviour across processes (0 x 429, the share of
+# the limit used, with the fake's window scaled down to 3 s): CPU starvation from the other
+# workers breaks them, not a bug, so they run afterwards by themselves (~100 s).
 test: lint typecheck redis-server
-	$(BIN)/pytest -n $(TEST_JOBS) --dist worksteal
+	$(BIN)/pytest -n $(TEST_JOBS) --dist worksteal -m "not alone"
+	$(BIN)/pytest -m alone
 	$(MAKE) docs
 	SDIST_TESTS=files $(MAKE) dist-check
 

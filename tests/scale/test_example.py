@@ -12,6 +12,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "workers" / "pool.p
 
 
 @pytest.mark.slow
+@pytest.mark.alone  # "429s 0" over a 3 s window: not beside other tests (see the Makefile)
 @pytest.mark.timeout(200)
 def test_pool_demo_with_host_coordination(tmp_path: Path) -> None:
     runtime = tmp_path / "xdg"
