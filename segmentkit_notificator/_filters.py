@@ -5,11 +5,10 @@ case-sensitive comparison."""
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from segmentkit.adapter.wire import RuleDialect, describe
+from segmentkit.adapter.wire import CodeList, RuleDialect
 from segmentkit.models import Match, Operator, Rule
 
 #: Neutral operator → 66text filter condition (API-SPEC 1.6).
@@ -34,41 +33,24 @@ RULES = RuleDialect(
     max_rules=50,
     key_max=64,
     value_max=512,
-    reference="66text filter segments AND every condition (API-SPEC 1.6).",
+    reference="See API-SPEC 1.6.",
+    # The contact's derived country / continent: ISO alpha-2 / continent code lists (1.6).
+    lists={
+        "country": CodeList("filters_countries"),
+        "continent": CodeList(
+            "filters_continents", frozenset({"AF", "AN", "AS", "EU", "NA", "OC", "SA"})
+        ),
+    },
 )
-#: Rule fields that address the contact's derived country / continent (API-SPEC 1.6).
-COUNTRY_FIELDS = {"country": "filters_countries", "continent": "filters_continents"}
-CONTINENTS = frozenset({"AF", "AN", "AS", "EU", "NA", "OC", "SA"})
-_ISO2 = re.compile(r"[A-Z]{2}")
 
 
 def native_filters(
     rules: Sequence[Rule], match: Match
 ) -> tuple[list[tuple[str, str, str]], list[str] | None, list[str] | None]:
     """Neutral rules → (custom-parameter filters, country codes, continent codes), or raise
-    naming the first rule the platform cannot express, before any request (API-SPEC 1.6):
-    ``country``/``continent`` take ``in``/``equals`` with ISO alpha-2 / continent codes."""
-    if match == "any" and len(rules) > 1 and not RULES.any_of:
-        raise RULES.unsupported("a segment matching ANY of several rules")
-    params: list[Rule] = []
-    codes: dict[str, list[str]] = {}
-    for rule in rules:
-        target = COUNTRY_FIELDS.get(rule.field.lower())
-        if target is None:
-            params.append(rule)
-            continue
-        label = describe(rule)
-        if rule.operator not in (Operator.in_, Operator.equals) or not rule.values:
-            hint = f"{rule.field} rules take 'in' or 'equals' with ISO codes."
-            raise RULES.unsupported(label, hint)
-        listed = [v.strip().upper() for v in rule.values]
-        continent = target == "filters_continents"
-        if any(not _ISO2.fullmatch(c) or (continent and c not in CONTINENTS) for c in listed):
-            raise RULES.unsupported(label, "codes must be ISO alpha-2 / continent codes.")
-        if target in codes:
-            raise RULES.unsupported(label, f"only one {rule.field} rule is possible.")
-        codes[target] = list(dict.fromkeys(listed))
-    filters = [(n.field, n.condition, n.value) for n in RULES.to_native(params)]
+    naming the first rule the platform cannot express, before any request (API-SPEC 1.6)."""
+    natives, codes = RULES.split(rules, match)
+    filters = [(n.field, n.condition, n.value) for n in natives]
     return filters, codes.get("filters_countries"), codes.get("filters_continents")
 
 

@@ -10,23 +10,26 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import requests
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from segmentkit.adapter.query import QueryParams
 from segmentkit.adapter.wire import (
+    AS_FLAG,
     AS_LIST,
     AS_OBJECT,
     AS_TEXT,
     AS_UTC,
     NativeRule,
     WireModel,
+    indexed_fields,
     phone_entry,
+    phone_keys,
     profile_fields,
 )
 from segmentkit.errors import APIError, AuthenticationError, ValidationError
-from segmentkit.models import Operator, Recipient, Rule, Segment, SegmentKind
+from segmentkit.models import Recipient, Rule, Segment, SegmentKind
 
-from ._filters import COUNTRY_FIELDS, RULES, platform_picks
+from ._filters import RULES, platform_picks
 
 #: Allowed ``results_per_page`` values (API-SPEC 1.5); anything else becomes 25.
 PER_PAGE = (10, 25, 50, 100, 250, 500, 1000)
@@ -113,12 +116,7 @@ class WireContact(WireModel):
     custom_parameters: Annotated[dict[str, Any], AS_OBJECT] = Field(default_factory=dict)
     continent_code: str | None = None
     country_code: str | None = None
-    has_opted_out: bool = False
-
-    @field_validator("has_opted_out", mode="before")
-    @classmethod
-    def _flag(cls, v: Any) -> Any:
-        return False if v is None or v == "" else v
+    has_opted_out: Annotated[bool, AS_FLAG] = False
 
 
 class WireId(WireModel):
@@ -136,20 +134,9 @@ def phone_key(phone: str) -> str:
 def rules_of(settings: WireSettings) -> tuple[Rule, ...]:
     """A filter segment's stored settings as neutral rules (API-SPEC 1.6)."""
     rules = [RULES.from_native(NativeRule(*f)) for f in settings.filters()]
-    for fname, codes in (
-        ("country", settings.filters_countries),
-        ("continent", settings.filters_continents),
-    ):
-        if codes:
-            rules.append(
-                Rule(
-                    field=fname,
-                    operator=Operator.in_,
-                    values=tuple(codes),
-                    native_operator=COUNTRY_FIELDS[fname],
-                )
-            )
-    return tuple(rules)
+    lists = {"filters_countries": settings.filters_countries}
+    lists["filters_continents"] = settings.filters_continents
+    return (*rules, *RULES.from_lists(lists))
 
 
 def to_segment(wire: WireSegment, raw: dict[str, Any]) -> Segment:
@@ -183,7 +170,7 @@ def _recipient_count(wire: WireSegment) -> int | None:
     reports 0 for a list of numbers (API-SPEC 1.11c); its members are its numbers."""
     s = wire.settings
     if wire.type == "bulk" and not s.contacts_ids and s.phone_numbers:
-        return len({phone_key(p) for p in s.phone_numbers if p})
+        return len(phone_keys(s.phone_numbers))
     return wire.total_contacts
 
 
@@ -213,7 +200,7 @@ def platform_name(name: str) -> str:
 def member_order(wire: WireSegment) -> tuple[Hashable, ...]:
     """A static segment's member keys in stored order: E.164 phones (bulk) or contact ids."""
     if wire.type == "bulk":
-        return tuple(dict.fromkeys(phone_key(p) for p in wire.settings.phone_numbers if p))
+        return tuple(phone_keys(wire.settings.phone_numbers))
     return tuple(dict.fromkeys(wire.settings.contacts_ids))
 
 
@@ -272,12 +259,8 @@ class Desired:
         elif self.type == "custom":
             out.append(("contacts_ids", ",".join(str(i) for i in self.ids)))
         else:
-            for i, (key, cond, value) in enumerate(self.filters):
-                out += [
-                    (f"filters_custom_parameter_key[{i}]", key),
-                    (f"filters_custom_parameter_condition[{i}]", cond),
-                    (f"filters_custom_parameter_value[{i}]", value),
-                ]
+            names = ("key", "condition", "value")
+            out += indexed_fields(self.filters, *(f"filters_custom_parameter_{n}" for n in names))
             out += [("filters_countries[]", c) for c in self.countries or ()]
             out += [("filters_continents[]", c) for c in self.continents or ()]
         return out
@@ -289,7 +272,7 @@ class Desired:
             return False
         s = wire.settings
         if self.type == "bulk":
-            return {phone_key(p) for p in s.phone_numbers if p} == set(self.phones)
+            return set(phone_keys(s.phone_numbers)) == set(self.phones)
         if self.type == "custom":
             stored, sent = set(s.contacts_ids), set(self.ids)
             if stored == sent:

@@ -12,9 +12,17 @@ from typing import Any
 
 import requests
 from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
+from typing_extensions import Unpack
 
-from segmentkit.adapter.stores import MemberSet, MemberSetStore, Refusal
-from segmentkit.adapter.wire import PROFILE_KEYS, phone_entry
+from segmentkit.adapter import (
+    MemberSet,
+    MemberSetStore,
+    Provider,
+    Refusal,
+    SegmentChange,
+    SegmentDraft,
+)
+from segmentkit.adapter.wire import PROFILE_KEYS, indexed_fields, phone_keys
 from segmentkit.errors import (
     APIError,
     AuthenticationError,
@@ -24,7 +32,6 @@ from segmentkit.errors import (
     RateLimitError,
     SegmentkitError,
     ServerError,
-    UnexpectedResponseError,
     ValidationError,
 )
 from segmentkit.hookspecs import hookimpl
@@ -34,7 +41,6 @@ from segmentkit.http.numbered import EnvelopePages
 from segmentkit.membership import segment_lock
 from segmentkit.membership.resolve import Created, find_by_key, find_or_create_many, gather
 from segmentkit.models import Match, Page, Recipient, Rule, Segment, SegmentQuery
-from segmentkit.provider import Provider
 
 from . import _wire as w
 from ._filters import native_filters
@@ -98,6 +104,7 @@ class NotificatorProvider(Provider, MemberSetStore):
         self._key = KeyProof(auth_messages=(w.T_NO_BEARER, w.T_NO_ACCESS))
         # Contacts created for member keys, kept when the write fails (API-SPEC 1.7).
         self._created = Created()
+        self._newest_id: int | None = None  # the highest segment id seen
 
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.secret('api_key')}"}
@@ -179,98 +186,73 @@ class NotificatorProvider(Provider, MemberSetStore):
             ids.append(key)
         return w.Desired("custom", ids=list(dict.fromkeys(ids)))
 
-    def create_segment(
-        self,
-        *,
-        name: str,
-        recipients: Sequence[Recipient] | None,
-        rules: Sequence[Rule] | None,
-        match: Match,
-    ) -> Segment:
+    def create_segment(self, **draft: Unpack[SegmentDraft]) -> Segment:
+        rules, recipients = draft["rules"], draft["recipients"]
         if rules is not None:
-            desired = self._rules_desired(rules, match)
+            desired = self._rules_desired(rules, draft["match"])
         elif not recipients:
             # v2.0.1 answers a bulk create without numbers with an HTML 500 (`IN ( )`,
             # API-SPEC 1.11c); an empty `custom` segment is the same empty member list.
             desired = w.Desired("custom")
         else:  # `match` means nothing for a member list
             desired = self._recipients_desired(list(recipients))
-        stored = w.platform_name(name)
+        stored = w.platform_name(draft["name"])
         # No name listing before the write (issue 14): ids only grow, so a segment named like
-        # ours above the newest id known before the write can only be ours.
-        floor = self._newest_segment_id()
+        # ours above the newest id known before the write can only be ours (page 1 is newest
+        # first by default, API-SPEC 1.5).
+        if self._newest_id is None:
+            self._newest_id = _PAGES.newest_id(self.http, "segments")
+        floor = self._newest_id
+
+        def named(raw: dict[str, Any]) -> bool:
+            return raw.get("name") == stored  # searched below, but v2.0.1 ignores it (1.5)
 
         def lookup(exc: BaseException) -> Any:
-            if not stored:
-                return None
-            params = {"search": stored, "search_by": "name"}  # searched, re-checked here
-            fresh = [
-                int(raw["id"])
-                for page in _PAGES.walk(self.http, "segments", 1000, params)
-                for raw in page.items
-                if raw.get("name") == stored and str(raw.get("id")).isdigit()
-            ]
-            fresh = [i for i in fresh if i > floor]
-            return {"data": {"id": max(fresh)}} if fresh else None
+            search = {"search": stored, "search_by": "name"}
+            ours = stored and _PAGES.ids_where(self.http, "segments", named, search, above=floor)
+            return {"data": {"id": max(ours)}} if ours else None
 
-        data = _data(self.http.post("segments", data=desired.form(name), retry=Retry.after(lookup)))
+        form = desired.form(draft["name"])
+        data = _data(self.http.post("segments", data=form, retry=Retry.after(lookup)))
         if isinstance(data, dict) and "settings" in data and data.get("name") is not None:
             wire, raw = self.parse(w.WireSegment, data, what="created segment"), data
         else:  # docs answer {"data": {"id": N}} (API-SPEC 1.6): read the object
             wire, raw = self._get_wire(str(self.parse(w.WireId, data, what="created segment").id))
-        if wire.id > floor:
-            self._newest_id = wire.id
+        self._newest_id = max(floor, wire.id)
         return w.to_segment(wire, raw)
 
-    def _newest_segment_id(self) -> int:
-        """The highest segment id so far: page 1, newest first by default (API-SPEC 1.5), and
-        the last page too when page 1 is not descending (an account may sort ascending)."""
-        known: int | None = getattr(self, "_newest_id", None)
-        if known is None:
-            first = _PAGES.read(self.http, "segments", 1, 10)
-            ids = [int(i) for i in (str(raw.get("id")) for raw in first.items) if i.isdigit()]
-            known = max(ids, default=0)
-            if first.total_pages and first.total_pages > 1 and ids != sorted(ids, reverse=True):
-                last = _PAGES.read(self.http, "segments", first.total_pages, 10).items
-                known = max([known, *(int(r["id"]) for r in last if str(r.get("id")).isdigit())])
-            self._newest_id = known
-        return known
-
     def _write_settings(
-        self, segment_id: str, name: str, desired: w.Desired, before: w.WireSegment
+        self, segment_id: str, name: str, desired: w.Desired, before: w.WireSegment, strict: bool
     ) -> tuple[w.WireSegment, dict[str, Any]]:
-        """POST the update (the platform replaces ``settings``) and read the segment back. An
-        unknown outcome is looked up: holding what was sent means applied; v2.0.1's HTML 500
-        (nothing applied) is a :class:`ServerError` naming the bug (API-SPEC 1.6, 1.11c)."""
-        found: list[tuple[w.WireSegment, dict[str, Any]]] = []
+        """POST the settings (the platform replaces them whole) and read the segment back;
+        v2.0.1's HTML 500 applies nothing and names the bug (API-SPEC 1.6, 1.11c)."""
+        stored = w.platform_name(name)
 
-        def lookup(exc: BaseException) -> Any:
-            wire, raw = self._get_wire(segment_id)
-            if desired.kept_by(wire, before) and wire.name == w.platform_name(name):
-                found.append((wire, raw))
-                return True
-            if isinstance(exc, ServerError) and exc.status_code == 500:
-                raise ServerError(
-                    w.UPDATE_BUG, provider=self.name, status_code=500, raw_body=exc.raw_body
-                ) from exc
-            return None  # provably not applied: the session sends it again
+        def known_bug(exc: BaseException) -> ServerError | None:
+            if not (isinstance(exc, ServerError) and exc.status_code == 500):
+                return None
+            return ServerError(
+                w.UPDATE_BUG, provider=self.name, status_code=500, raw_body=exc.raw_body
+            )
 
-        self.http.post(f"segments/{segment_id}", data=desired.form(name), retry=Retry.after(lookup))
-        return found[-1] if found else self._get_wire(segment_id)
+        return self.checked_write(
+            f"segments/{segment_id}",
+            data=desired.form(name),
+            read=lambda: self._get_wire(segment_id),
+            holds=lambda got: desired.kept_by(got[0], before) and got[0].name == stored,
+            not_applied=known_bug,
+            strict=f"type {desired.type!r}, name {name!r}" if strict else None,
+        )
 
-    def update_segment(
-        self,
-        segment_id: str,
-        *,
-        name: str | None,
-        recipients: Sequence[Recipient] | None,
-        rules: Sequence[Rule] | None,
-        match: Match | None,
-    ) -> Segment:
-        wanted_rules = self._rules_desired(rules, match or "all") if rules is not None else None
+    def update_segment(self, segment_id: str, **change: Unpack[SegmentChange]) -> Segment:
+        name, recipients, rules = change["name"], change["recipients"], change["rules"]
+        wanted_rules = (
+            self._rules_desired(rules, change["match"] or "all") if rules is not None else None
+        )
         with segment_lock(self, segment_id):
             current, raw = self._get_wire(segment_id)
-            if wanted_rules is None and match == "any" and len(w.rules_of(current.settings)) > 1:
+            many = len(w.rules_of(current.settings)) > 1
+            if wanted_rules is None and change["match"] == "any" and many:
                 raise self.unsupported("a segment matching ANY of several rules")
             if name is None and recipients is None and wanted_rules is None:
                 return w.to_segment(current, raw)
@@ -281,14 +263,7 @@ class NotificatorProvider(Provider, MemberSetStore):
             else:  # renaming only: re-send the settings or the platform drops them (1.6)
                 desired = w.Desired.of(current)
             new_name = name if name is not None else current.name or ""
-            wire, raw = self._write_settings(segment_id, new_name, desired, current)
-        if not desired.kept_by(wire, current) or wire.name != w.platform_name(new_name):
-            raise UnexpectedResponseError(
-                "the platform answered the update as done but the segment does not hold what "
-                f"was sent (type {desired.type!r}, name {new_name!r})",
-                provider=self.name,
-            )
-        return w.to_segment(wire, raw)
+            return w.to_segment(*self._write_settings(segment_id, new_name, desired, current, True))
 
     def delete_segment(self, segment_id: str) -> None:
         # 200 with an empty body (API-SPEC 1.6).
@@ -336,11 +311,10 @@ class NotificatorProvider(Provider, MemberSetStore):
         self, r: Recipient, lookup: Callable[[], Any], record: bool
     ) -> _Contact | Refusal:
         phone = r.phone or ""
-        form: list[tuple[str, str]] = [("phone_number", phone), ("name", r.name or "")]
         params = dict(r.attributes)
         params.update({k: getattr(r, k) for k in PROFILE_KEYS if getattr(r, k)})
-        for i, (key, value) in enumerate(params.items()):
-            form += [(f"custom_parameter_key[{i}]", key), (f"custom_parameter_value[{i}]", value)]
+        form = [("phone_number", phone), ("name", r.name or "")]
+        form += indexed_fields(params.items(), "custom_parameter_key", "custom_parameter_value")
 
         def reconcile(exc: BaseException) -> Any:
             hit = lookup()
@@ -398,11 +372,7 @@ class NotificatorProvider(Provider, MemberSetStore):
                     yield from (w.to_recipient(*c) for c in contacts if w.picks(s, c[0]))
             return
         bulk = wire.type == "bulk"
-        phones: dict[str, bool] = {}  # bulk: member key → normalize_phone accepted the number
-        for number in s.phone_numbers if bulk else ():
-            if number:
-                key, valid = phone_entry(number)
-                phones[key] = phones.get(key, False) or valid
+        phones = phone_keys(s.phone_numbers) if bulk else {}  # key → normalize_phone accepted
         ids = set(s.contacts_ids)
         want: set[Any] = set(phones) if bulk else ids
 
@@ -507,7 +477,7 @@ class NotificatorProvider(Provider, MemberSetStore):
             else w.Desired("custom", ids=[int(str(k)) for k in keys])
         )
         with self._created.writing(keys):
-            fresh, _ = self._write_settings(segment_id, wire.name or "", desired, wire)
+            fresh, _ = self._write_settings(segment_id, wire.name or "", desired, wire, False)
         return MemberSet(keys=w.member_order(fresh), context=fresh)
 
 

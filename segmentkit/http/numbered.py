@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,11 @@ from .session import Session
 __all__ = ["EnvelopePage", "EnvelopePages"]
 
 _PAGE_IN_LINK = re.compile(r"[?&]page=(\d+)")
+
+
+def _ids(items: Iterable[dict[str, Any]], key: str) -> list[int]:
+    """The numeric ``key`` of each item that has one, in order."""
+    return [int(i) for i in (str(item.get(key)) for item in items) if i.isdigit()]
 
 
 @dataclass(frozen=True)
@@ -140,6 +145,40 @@ class EnvelopePages(PageNumber):
             previous = page.items
             yield dataclasses.replace(page, items=items)
             number = page.next_page
+
+    def newest_id(self, http: Session, path: str, *, size: int = 10, key: str = "id") -> int:
+        """The highest numeric ``key`` listed so far (0: none), for a listing that shows the
+        newest first by default: page 1, and the last page too when page 1 is not descending
+        (an account may have chosen another order)."""
+        first = self.read(http, path, self.first, size)
+        ids = _ids(first.items, key)
+        newest = max(ids, default=0)
+        if first.total_pages and first.total_pages > 1 and ids != sorted(ids, reverse=True):
+            newest = max([newest, *_ids(self.read(http, path, first.total_pages, size).items, key)])
+        return newest
+
+    def ids_where(
+        self,
+        http: Session,
+        path: str,
+        where: Callable[[dict[str, Any]], bool],
+        params: Mapping[str, Any] | None = None,
+        *,
+        above: int = 0,
+        size: int | None = None,
+        key: str = "id",
+    ) -> list[int]:
+        """The numeric ``key`` of every listed item above ``above`` for which ``where(item)``
+        holds, reading every page (``params`` may narrow the listing, e.g. a server-side
+        search; ``where`` re-checks, since a server may ignore it). With ids that only grow,
+        the items a lost create made are those above the newest id known before it."""
+        found: list[int] = []
+        for page in self.walk(http, path, size, params):
+            for item in page.items:
+                ident = str(item.get(key))
+                if ident.isdigit() and int(ident) > above and where(item):
+                    found.append(int(ident))
+        return found
 
     @staticmethod
     def _int(http: Session, body: Any, where: str | None, path: str) -> int | None:
