@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from segmentkit.adapter.wire import CodeList, RuleDialect
-from segmentkit.models import Match, Operator, Rule
+from segmentkit.models import Operator
 
 #: Neutral operator → 66text filter condition (API-SPEC 1.6).
 CONDITION_OF: dict[Operator, str] = {
@@ -42,16 +42,6 @@ RULES = RuleDialect(
         ),
     },
 )
-
-
-def native_filters(
-    rules: Sequence[Rule], match: Match
-) -> tuple[list[tuple[str, str, str]], list[str] | None, list[str] | None]:
-    """Neutral rules → (custom-parameter filters, country codes, continent codes), or raise
-    naming the first rule the platform cannot express, before any request (API-SPEC 1.6)."""
-    natives, codes = RULES.split(rules, match)
-    filters = [(n.field, n.condition, n.value) for n in natives]
-    return filters, codes.get("filters_countries"), codes.get("filters_continents")
 
 
 def _numeric(value: str) -> float:

@@ -95,6 +95,12 @@ class WireSettings(WireModel):
         """The custom-parameter filters as ``(key, condition, value)``."""
         return [(f.key, f.condition, f.value) for f in self.filters_custom_parameters]
 
+    def lists(self) -> dict[str, list[str]]:
+        """The non-empty code lists by form field (``lists`` of ``_filters.RULES``)."""
+        lists = {"filters_countries": self.filters_countries}
+        lists["filters_continents"] = self.filters_continents
+        return {k: v for k, v in lists.items() if v}
+
 
 class WireSegment(WireModel):
     id: int
@@ -134,9 +140,7 @@ def phone_key(phone: str) -> str:
 def rules_of(settings: WireSettings) -> tuple[Rule, ...]:
     """A filter segment's stored settings as neutral rules (API-SPEC 1.6)."""
     rules = [RULES.from_native(NativeRule(*f)) for f in settings.filters()]
-    lists = {"filters_countries": settings.filters_countries}
-    lists["filters_continents"] = settings.filters_continents
-    return (*rules, *RULES.from_lists(lists))
+    return (*rules, *RULES.from_lists(settings.lists()))
 
 
 def to_segment(wire: WireSegment, raw: dict[str, Any]) -> Segment:
@@ -233,8 +237,7 @@ class Desired:
     phones: list[str] = field(default_factory=list)
     ids: list[int] = field(default_factory=list)
     filters: list[tuple[str, str, str]] = field(default_factory=list)
-    countries: list[str] | None = None
-    continents: list[str] | None = None
+    lists: dict[str, list[str]] = field(default_factory=dict)  # code lists, by form field
 
     @classmethod
     def of(cls, wire: WireSegment) -> Desired:
@@ -244,12 +247,7 @@ class Desired:
             return cls("bulk", phones=list(dict.fromkeys(p for p in s.phone_numbers if p)))
         if wire.type == "custom":
             return cls("custom", ids=list(dict.fromkeys(s.contacts_ids)))
-        return cls(
-            "filter",
-            filters=s.filters(),
-            countries=s.filters_countries,
-            continents=s.filters_continents,
-        )
+        return cls("filter", filters=s.filters(), lists=s.lists())
 
     def form(self, name: str) -> list[tuple[str, str]]:
         """Form fields for create/update: bodies are form data, never JSON (API-SPEC 1.1)."""
@@ -261,8 +259,7 @@ class Desired:
         else:
             names = ("key", "condition", "value")
             out += indexed_fields(self.filters, *(f"filters_custom_parameter_{n}" for n in names))
-            out += [("filters_countries[]", c) for c in self.countries or ()]
-            out += [("filters_continents[]", c) for c in self.continents or ()]
+            out += [(f"{native}[]", c) for native, codes in self.lists.items() for c in codes]
         return out
 
     def kept_by(self, wire: WireSegment, before: WireSegment | None = None) -> bool:
@@ -282,11 +279,8 @@ class Desired:
                 or wire.last_datetime != before.last_datetime
             )
             return stored <= sent and changed
-        return (
-            s.filters() == self.filters
-            and set(s.filters_countries or ()) == set(self.countries or ())
-            and set(s.filters_continents or ()) == set(self.continents or ())
-        )
+        as_sets = {k: set(v) for k, v in self.lists.items()}
+        return s.filters() == self.filters and {k: set(v) for k, v in s.lists().items()} == as_sets
 
 
 # ---------------------------------------------------------------------------------- errors

@@ -11,7 +11,6 @@ from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from typing import Any
 
 import requests
-from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
 from typing_extensions import Unpack
 
 from segmentkit.adapter import (
@@ -22,6 +21,8 @@ from segmentkit.adapter import (
     SegmentChange,
     SegmentDraft,
 )
+from segmentkit.adapter.base import BearerKey
+from segmentkit.adapter.stores import first_key
 from segmentkit.adapter.wire import PROFILE_KEYS, indexed_fields, phone_keys
 from segmentkit.errors import (
     APIError,
@@ -43,7 +44,7 @@ from segmentkit.membership.resolve import Created, find_by_key, find_or_create_m
 from segmentkit.models import Match, Page, Recipient, Rule, Segment, SegmentQuery
 
 from . import _wire as w
-from ._filters import native_filters
+from ._filters import RULES
 
 __all__ = ["NotificatorProvider"]
 
@@ -61,6 +62,10 @@ _Contact = tuple[w.WireContact, dict[str, Any]]  # a contact and the object it w
 
 def _data(body: Any) -> Any:
     return body.get("data") if isinstance(body, dict) else None
+
+
+def _numeric(ident: str | None) -> bool:
+    return bool(ident and ident.isascii() and ident.isdigit())
 
 
 class NotificatorProvider(Provider, MemberSetStore):
@@ -84,20 +89,7 @@ class NotificatorProvider(Provider, MemberSetStore):
     accepts_ids_on_add = True
     paging = _PAGES
 
-    class Credentials(BaseModel):
-        """``api_key``: the account's API key (``Authorization: Bearer``)."""
-
-        model_config = ConfigDict(extra="forbid", frozen=True)
-        api_key: SecretStr
-
-        @field_validator("api_key")
-        @classmethod
-        def _no_spaces(cls, v: SecretStr) -> SecretStr:
-            # The server extracts the key with `Bearer\s(\S+)` (API-SPEC 1.2).
-            text = v.get_secret_value()
-            if not text or any(ch.isspace() for ch in text):
-                raise ValueError("api_key must be non-empty and contain no whitespace")
-            return v
+    Credentials = BearerKey  # the key is read with `Bearer\s(\S+)` (API-SPEC 1.2)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -139,18 +131,8 @@ class NotificatorProvider(Provider, MemberSetStore):
         per_page = next((n for n in w.PER_PAGE if n >= (query.page_size or 1000)), 1000)
         got = _PAGES.read(self.http, "segments", int(page or 1), per_page, w.QUERY.params(query))
         wires = self.parse_items(w.WireSegment, got.items, what="segments list")
-        segments = list(map(w.to_segment, wires, got.items))
-        if query.has_filters or query.order_by is not None:
-            # v2.0.1 ignores the filters and order_by (API-SPEC 1.5): applied here; an order
-            # across pages is the client's (SegmentsAPI.list reads every page, sorts once).
-            segments = query.apply(segments)
-        return Page(
-            items=segments,
-            page=got.number,
-            total_pages=got.total_pages,
-            total=None if query.has_filters else got.total,
-            next_page=got.next_page,
-        )
+        # v2.0.1 ignores the filters and order_by (API-SPEC 1.5): applied to the page here.
+        return got.segment_page(list(map(w.to_segment, wires, got.items)), query)
 
     def _path(self, segment_id: str) -> str:
         if not segment_id.isdigit():
@@ -168,8 +150,9 @@ class NotificatorProvider(Provider, MemberSetStore):
         return w.to_segment(*self._get_wire(segment_id))
 
     def _rules_desired(self, rules: Sequence[Rule], match: Match) -> w.Desired:
-        filters, countries, continents = native_filters(rules, match)
-        return w.Desired("filter", filters=filters, countries=countries, continents=continents)
+        natives, lists = RULES.split(rules, match)  # or raise naming the rule (API-SPEC 1.6)
+        filters = [(n.field, n.condition, n.value) for n in natives]
+        return w.Desired("filter", filters=filters, lists=lists)
 
     def _recipients_desired(self, recipients: Sequence[Recipient]) -> w.Desired:
         """Phones → ``bulk``; any id-only member → ``custom`` (contacts found or created)."""
@@ -292,13 +275,9 @@ class NotificatorProvider(Provider, MemberSetStore):
         """Contacts by E.164 phone: searched, or paged when v2.0.1 ignores search (1.5)."""
 
         def search(phone: str) -> tuple[list[_Contact], bool]:
-            page = _PAGES.read(
-                self.http, "contacts", 1, 1000, {"search": phone, "search_by": "phone_number"}
-            )
-            honoured = page.next_page is None and all(
-                phone in str(raw.get("phone_number") or "") for raw in page.items
-            )
-            return self._contacts(page.items), honoured
+            params = {"search": phone, "search_by": "phone_number"}
+            items, honoured = _PAGES.search(self.http, "contacts", phone, "phone_number", params)
+            return self._contacts(items), honoured
 
         return find_by_key(
             phones,
@@ -367,7 +346,7 @@ class NotificatorProvider(Provider, MemberSetStore):
         wire, _ = self._get_wire(segment_id)
         s = wire.settings
         if wire.type not in ("bulk", "custom"):
-            if s.filters_custom_parameters or s.filters_countries or s.filters_continents:
+            if s.filters_custom_parameters or s.lists():
                 for contacts, _ in self._contact_pages():  # no filters: nobody (1.6)
                     yield from (w.to_recipient(*c) for c in contacts if w.picks(s, c[0]))
             return
@@ -413,59 +392,54 @@ class NotificatorProvider(Provider, MemberSetStore):
         create: bool,
     ) -> Sequence[Hashable | Refusal | None]:
         wire: w.WireSegment = current.context
-        numeric = {r.id for r in recipients if r.id and r.id.isascii() and r.id.isdigit()}
-        keys: list[Hashable | Refusal | None] = []
-        if wire.type == "bulk":
-            # Members are phones; an id-only recipient's phone is its contact's.
-            ids = {r.id for r in recipients if not r.phone and r.id in numeric}
-            linked = {i: self._contact(int(i or "")) for i in ids}
-            phone_of = {i: c[0].phone_number for i, c in linked.items() if c and c[0].phone_number}
+        if wire.type == "bulk":  # members are phones; an id-only recipient's is its contact's
+            ids = {r.id or "" for r in recipients if not r.phone and _numeric(r.id)}
+            linked = {i: c[0].phone_number for i in ids if (c := self._contact(int(i)))}
             made: dict[str, _Contact | Refusal] = {}
             if create:  # bulk makes bare contacts: make them first so names and fields survive
                 profiled = [r for r in recipients if r.phone and w.has_profile(r)]
                 made = self._contacts_for(profiled, record=True)
-            for r in recipients:
-                phone = r.phone or phone_of.get(r.id or "")
-                refused = made.get(r.phone or "")
-                if isinstance(refused, Refusal):
-                    keys.append(refused)
-                elif phone:
-                    keys.append(w.phone_key(phone))
-                elif create:
-                    keys.append(Refusal(f"no contact with id {r.id} in this account"))
-                else:
-                    keys.append(None)
-            return keys
+
+            def by_phone(r: Recipient) -> str | Refusal | None:
+                made_for = made.get(r.phone or "")
+                if isinstance(made_for, Refusal):  # its contact could not be made
+                    return made_for
+                phone = r.phone or linked.get(r.id or "")
+                return w.phone_key(phone) if phone else None
+
+            def unknown(r: Recipient) -> Refusal | None:
+                return Refusal(f"no contact with id {r.id} in this account") if create else None
+
+            return first_key(recipients, by_phone, otherwise=unknown)
         if not create:  # by id first, else the contact with the phone
             found = self._find_contacts(r.phone for r in recipients if r.phone and not r.id)
-            for r in recipients:
-                hit = found.get(r.phone or "")
-                if r.id in numeric:
-                    keys.append(int(r.id or ""))
-                else:
-                    keys.append(hit[0].id if hit else None)
-            return keys
+            return first_key(
+                recipients,
+                lambda r: int(r.id or "") if _numeric(r.id) else None,
+                lambda r: found[r.phone][0].id if r.phone in found else None,
+            )
         return self._contact_ids(recipients, member=True)
 
     def _contact_ids(self, recipients: Sequence[Recipient], *, member: bool) -> list[int | Refusal]:
         """Contact id (or refusal) per recipient: by phone (found, else created), else its
         id. ``member``: for a member write (created contacts recorded, opted-out refused)."""
         contacts = self._contacts_for([r for r in recipients if r.phone], record=member)
-        keys: list[int | Refusal] = []
-        for r in recipients:
-            contact = contacts.get(r.phone) if r.phone else None
-            if isinstance(contact, Refusal):
-                keys.append(contact)
-            elif contact is not None and contact[0].has_opted_out and member:
-                reason = "the contact has opted out; the platform drops opted-out contacts"
-                keys.append(Refusal(reason))
-            elif contact is not None:
-                keys.append(contact[0].id)
-            elif r.id and r.id.isascii() and r.id.isdigit():
-                keys.append(int(r.id))
-            else:
-                keys.append(Refusal(f"contact id {r.id!r} is not a number"))
-        return keys
+
+        def by_phone(r: Recipient) -> int | Refusal | None:
+            contact = contacts.get(r.phone or "")
+            if contact is None or isinstance(contact, Refusal):
+                return contact
+            if contact[0].has_opted_out and member:
+                return Refusal("the contact has opted out; the platform drops opted-out contacts")
+            return contact[0].id
+
+        keys = first_key(
+            recipients,
+            by_phone,
+            lambda r: int(r.id or "") if _numeric(r.id) else None,
+            otherwise=lambda r: Refusal(f"contact id {r.id!r} is not a number"),
+        )
+        return [k for k in keys if k is not None]  # `otherwise` always gives one
 
     def write_members(
         self, segment_id: str, current: MemberSet, keys: Sequence[Hashable]

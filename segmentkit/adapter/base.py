@@ -70,7 +70,7 @@ from typing import Any, ClassVar, TypedDict, TypeVar
 
 import pydantic
 import requests
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
 from typing_extensions import Unpack
 
 from .._version import CORE_API_VERSION
@@ -101,7 +101,15 @@ from ..redact import Redactor
 from ..transport import Transport
 from .wire import validate_items
 
-__all__ = ["NoSettings", "Provider", "SegmentChange", "SegmentDraft", "text_excerpt", "walk_pages"]
+__all__ = [
+    "BearerKey",
+    "NoSettings",
+    "Provider",
+    "SegmentChange",
+    "SegmentDraft",
+    "text_excerpt",
+    "walk_pages",
+]
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -138,6 +146,23 @@ class NoSettings(BaseModel):
     """Default adapter settings: none. Unknown keywords are refused."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BearerKey(BaseModel):
+    """Credentials of a platform that takes one API key as ``Authorization: Bearer KEY``:
+    ``api_key``, non-empty and without whitespace (a bearer token holds none, RFC 6750 §2.1;
+    a server reading it with ``Bearer\\s(\\S+)`` would cut it)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    api_key: SecretStr
+
+    @field_validator("api_key")
+    @classmethod
+    def _no_spaces(cls, v: SecretStr) -> SecretStr:
+        text = v.get_secret_value()
+        if not text or any(ch.isspace() for ch in text):
+            raise ValueError("api_key must be non-empty and contain no whitespace")
+        return v
 
 
 class SegmentDraft(TypedDict):

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..errors import UnexpectedResponseError
 from ..events import PageFetched
+from ..models import Page, Segment, SegmentQuery
 from .paging import MAX_PAGES, PageNumber, RepeatGuard, _dig
 from .session import Session
 
@@ -40,6 +41,23 @@ class EnvelopePage:
     total_pages: int | None
     total: int | None
     next_page: int | None
+
+    def segment_page(self, segments: list[Segment], query: SegmentQuery) -> Page[Segment]:
+        """This page's ``segments`` (its items, mapped) as a :class:`Page` numbered like it,
+        for a server that may ignore the query's filters and order: when asked they are applied
+        here with the reference semantics, and the total is dropped (the server counted the
+        unfiltered listing). An order across pages is the client's: it reads every page and
+        sorts once."""
+        if query.has_filters or query.order_by is not None:
+            segments = query.apply(segments)
+        total = None if query.has_filters else self.total
+        return Page(
+            items=segments,
+            page=self.number,
+            total_pages=self.total_pages,
+            total=total,
+            next_page=self.next_page,
+        )
 
 
 @dataclass(frozen=True)
@@ -145,6 +163,25 @@ class EnvelopePages(PageNumber):
             previous = page.items
             yield dataclasses.replace(page, items=items)
             number = page.next_page
+
+    def search(
+        self,
+        http: Session,
+        path: str,
+        value: str,
+        field: str,
+        params: Mapping[str, Any],
+        *,
+        size: int | None = None,
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """The first page of a server-side search for ``value`` (``params`` ask for it), and
+        whether the server honoured it: the answer fits one page and every item's ``field``
+        contains ``value`` (a server may ignore the search and list everything)."""
+        page = self.read(http, path, self.first, size, params)
+        honoured = page.next_page is None and all(
+            value in str(item.get(field) or "") for item in page.items
+        )
+        return page.items, honoured
 
     def newest_id(self, http: Session, path: str, *, size: int = 10, key: str = "id") -> int:
         """The highest numeric ``key`` listed so far (0: none), for a listing that shows the

@@ -249,3 +249,73 @@ def test_as_flag_reads_php_unset_flags_as_false() -> None:
         True,
         True,
     ]
+
+
+# ------------------------------------------------------------------ member keys, pages, search
+
+
+def test_first_key_takes_the_first_way_that_answers() -> None:
+    from segmentkit.adapter.stores import Refusal, first_key
+    from segmentkit.models import Recipient
+
+    people = [
+        Recipient(phone="+393471234567"),
+        Recipient(id="7"),
+        Recipient(id="x"),
+        Recipient(phone="+393471234568", id="9"),
+    ]
+    no = Refusal("refused")
+    keys = first_key(
+        people,
+        lambda r: no if r.phone == "+393471234568" else None,
+        lambda r: r.phone,
+        lambda r: int(r.id) if r.id and r.id.isdigit() else None,
+    )
+    assert keys == ["+393471234567", 7, None, no]
+    unknown = first_key(people[2:3], lambda r: None, otherwise=lambda r: Refusal(f"no {r.id}"))
+    assert unknown == [Refusal("no x")]
+
+
+def _segment(ident: str, name: str) -> Any:
+    from segmentkit.models import Segment, SegmentKind
+
+    return Segment(id=ident, provider="p", name=name, kind=SegmentKind.static)
+
+
+def test_segment_page_applies_an_ignored_query_and_drops_the_unfiltered_total() -> None:
+    from segmentkit.http.numbered import EnvelopePage
+    from segmentkit.models import SegmentQuery
+
+    got = EnvelopePage(items=[], number=2, total_pages=3, total=25, next_page=3)
+    segments = [_segment("1", "b"), _segment("2", "a"), _segment("3", "ab")]
+    plain = got.segment_page(segments, SegmentQuery())
+    assert [s.id for s in plain.items] == ["1", "2", "3"]
+    assert (plain.page, plain.total_pages, plain.total, plain.next_page) == (2, 3, 25, 3)
+    ordered = got.segment_page(segments, SegmentQuery(order_by="name"))
+    assert [s.name for s in ordered.items] == ["a", "ab", "b"]
+    assert ordered.total == 25
+    found = got.segment_page(segments, SegmentQuery(search="a"))
+    assert {s.id for s in found.items} == {"2", "3"}
+    assert found.total is None  # the server counted everything
+
+
+def test_search_says_whether_the_server_honoured_it() -> None:
+    honoured = _Listing({1: [{"phone": "+391"}, {"phone": "+3912"}]})
+    items, ok = PAGES.search(honoured, "contacts", "+391", "phone", {"q": "+391"})  # type: ignore[arg-type]
+    assert (len(items), ok) == (2, True)
+    assert honoured.asked == [{"q": "+391", "page": 1}]
+    ignored = _Listing({1: [{"phone": "+391"}, {"phone": "+44"}]})
+    assert PAGES.search(ignored, "contacts", "+391", "phone", {})[1] is False  # type: ignore[arg-type]
+    many = _Listing({1: [{"phone": "+391"}], 2: [{"phone": "+391"}]})
+    assert PAGES.search(many, "contacts", "+391", "phone", {})[1] is False  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("key", ["", "a b", "abc\n", "\tabc"])
+def test_bearer_key_refuses_what_a_bearer_header_cannot_carry(key: str) -> None:
+    import pydantic
+
+    from segmentkit.adapter.base import BearerKey
+
+    with pytest.raises(pydantic.ValidationError, match="whitespace"):
+        BearerKey(api_key=key)  # type: ignore[arg-type]
+    assert BearerKey(api_key="k3y").api_key.get_secret_value() == "k3y"  # type: ignore[arg-type]
