@@ -4,11 +4,10 @@ case-sensitive comparison."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from segmentkit.adapter.wire import CodeList, RuleDialect
+from segmentkit.adapter.wire import CodeList, RuleDialect, compare
 from segmentkit.models import Operator
 
 #: Neutral operator → 66text filter condition (API-SPEC 1.6).
@@ -44,12 +43,8 @@ RULES = RuleDialect(
 )
 
 
-def _numeric(value: str) -> float:
-    try:
-        number = float(value.strip())
-    except ValueError:
-        return 0.0
-    return number if math.isfinite(number) else 0.0
+#: 66text filter condition → neutral operator (API-SPEC 1.6).
+_OPERATOR_OF = {condition: op for op, condition in CONDITION_OF.items()}
 
 
 def condition_holds(condition: str, stored: str, wanted: str) -> bool:
@@ -57,45 +52,25 @@ def condition_holds(condition: str, stored: str, wanted: str) -> bool:
     ``JSON_UNQUOTE`` yields a binary collation, so ``city exact roma`` does not match ``Roma``
     and ``tier contains OL`` does not match ``gold``, API-SPEC 1.11c); numeric comparisons
     treat non-numbers as 0 (API-SPEC 1.6); unknown conditions are ``exact``."""
-    if condition == "bigger_than":
-        return _numeric(stored) > _numeric(wanted)
-    if condition == "lower_than":
-        return _numeric(stored) < _numeric(wanted)
-    s, w = stored, wanted
-    tests: dict[str, Callable[[], bool]] = {
-        "not_exact": lambda: s != w,
-        "contains": lambda: w in s,
-        "not_contains": lambda: w not in s,
-        "starts_with": lambda: s.startswith(w),
-        "not_starts_with": lambda: not s.startswith(w),
-        "ends_with": lambda: s.endswith(w),
-        "not_ends_with": lambda: not s.endswith(w),
-    }
-    return tests.get(condition, lambda: s == w)()  # unknown conditions are `exact`
+    return compare(_OPERATOR_OF.get(condition, Operator.equals), stored, wanted)
 
 
 def platform_picks(
     filters: Sequence[tuple[str, str, str]],
-    countries: Sequence[str] | None,
-    continents: Sequence[str] | None,
+    lists: Mapping[str, Sequence[str]],
     *,
     params: Mapping[str, Any],
-    country: str | None,
-    continent: str | None,
+    codes: Mapping[str, str | None],
     opted_out: bool,
 ) -> bool:
-    """Whether the platform would put a contact (its custom ``params``, derived ``country``
-    and ``continent``, opt-out flag) in a filter segment with these ``(key, condition,
-    value)`` filters and code lists now (API-SPEC 1.6): all conditions ANDed, opted-out
-    contacts excluded, a missing key never matches (even for negated conditions), and a
-    segment with no filters at all matches nobody."""
-    if opted_out or not (filters or countries or continents):
+    """Whether the platform would put a contact (its custom ``params``, its derived codes by
+    list — country, continent —, opt-out flag) in a filter segment with these ``(key,
+    condition, value)`` filters and code ``lists`` now (API-SPEC 1.6): all conditions ANDed,
+    opted-out contacts excluded, a missing key never matches (even for negated conditions),
+    and a segment with no filters at all matches nobody."""
+    if opted_out or not (filters or lists):
         return False
     for key, condition, wanted in filters:
-        if key not in params or params[key] is None:
+        if params.get(key) is None or not condition_holds(condition, str(params[key]), wanted):
             return False
-        if not condition_holds(condition, str(params[key]), wanted):
-            return False
-    if countries and (country or "") not in countries:
-        return False
-    return not (continents and (continent or "") not in continents)
+    return all((codes.get(native) or "") in listed for native, listed in lists.items())

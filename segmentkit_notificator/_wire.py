@@ -215,13 +215,13 @@ def has_profile(r: Recipient) -> bool:
 
 def picks(settings: WireSettings, contact: WireContact) -> bool:
     """:func:`._filters.platform_picks` for a wire segment's settings and a wire contact."""
+    codes = {"filters_countries": contact.country_code}
+    codes["filters_continents"] = contact.continent_code
     return platform_picks(
         settings.filters(),
-        settings.filters_countries,
-        settings.filters_continents,
+        settings.lists(),
         params=contact.custom_parameters,
-        country=contact.country_code,
-        continent=contact.continent_code,
+        codes=codes,
         opted_out=contact.has_opted_out,
     )
 

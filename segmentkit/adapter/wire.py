@@ -19,6 +19,8 @@ each time; these helpers name them once:
 * :func:`phone_entry` — a stored phone number as a member key: E.164 when it is valid, else
   as stored; :func:`phone_keys` — a stored list of them, de-duplicated in order;
 * :func:`indexed_fields` — parallel PHP form arrays (``key[0]``, ``value[0]``, ``key[1]`` …);
+* :func:`compare` — a one-value rule evaluated client-side the way a SQL platform does
+  (case-sensitive text, :func:`sql_number` numbers);
 * :class:`RuleDialect` — which neutral :class:`~segmentkit.models.Rule` operators and fields a
   platform can express, with its limits; :meth:`RuleDialect.to_native` raises
   :class:`~segmentkit.errors.UnsupportedOperationError` naming the rule *before* any request,
@@ -41,6 +43,7 @@ from __future__ import annotations
 import functools
 import html
 import json
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -64,6 +67,7 @@ __all__ = [
     "NativeRule",
     "RuleDialect",
     "WireModel",
+    "compare",
     "indexed_fields",
     "json_list",
     "lax_flag",
@@ -72,6 +76,7 @@ __all__ = [
     "phone_keys",
     "php_object",
     "profile_fields",
+    "sql_number",
     "string_list",
     "unescape_html",
     "utc_datetime",
@@ -364,6 +369,46 @@ class RuleDialect:
                 )
             )
         return tuple(rules)
+
+
+#: One-value text comparisons, case-sensitive (:func:`compare`).
+_TEXT_TESTS: dict[Operator, Callable[[str, str], bool]] = {
+    Operator.equals: lambda s, w: s == w,
+    Operator.not_equals: lambda s, w: s != w,
+    Operator.contains: lambda s, w: w in s,
+    Operator.not_contains: lambda s, w: w not in s,
+    Operator.starts_with: lambda s, w: s.startswith(w),
+    Operator.not_starts_with: lambda s, w: not s.startswith(w),
+    Operator.ends_with: lambda s, w: s.endswith(w),
+    Operator.not_ends_with: lambda s, w: not s.endswith(w),
+}
+
+
+def sql_number(text: str) -> float:
+    """``text`` as a number the way SQL servers compare a text column with a number: what does
+    not parse (and infinities, NaN) is 0."""
+    try:
+        number = float(text.strip())
+    except ValueError:
+        return 0.0
+    return number if math.isfinite(number) else 0.0
+
+
+def compare(
+    operator: Operator, stored: str, wanted: str, *, number: Callable[[str], float] = sql_number
+) -> bool:
+    """Whether a platform holding ``stored`` would say it satisfies ``operator`` with
+    ``wanted``, for one-value rules evaluated client-side: text operators compare the strings
+    **case-sensitively** (as a binary collation does); ``greater_than``/``less_than`` compare
+    ``number(...)`` of both. Other operators (``in``, ``between``, …) are ``ValueError``."""
+    if operator is Operator.greater_than:
+        return number(stored) > number(wanted)
+    if operator is Operator.less_than:
+        return number(stored) < number(wanted)
+    test = _TEXT_TESTS.get(operator)
+    if test is None:
+        raise ValueError(f"{operator.value!r} is not a one-value comparison")
+    return test(stored, wanted)
 
 
 def describe(rule: Rule) -> str:

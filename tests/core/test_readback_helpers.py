@@ -319,3 +319,41 @@ def test_bearer_key_refuses_what_a_bearer_header_cannot_carry(key: str) -> None:
     with pytest.raises(pydantic.ValidationError, match="whitespace"):
         BearerKey(api_key=key)  # type: ignore[arg-type]
     assert BearerKey(api_key="k3y").api_key.get_secret_value() == "k3y"  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------ client-side rule evaluation
+
+
+@pytest.mark.parametrize(
+    ("op", "stored", "wanted", "holds"),
+    [
+        ("equals", "Roma", "Roma", True),
+        ("equals", "Roma", "roma", False),  # case-sensitive, as a binary collation
+        ("not_equals", "Roma", "roma", True),
+        ("contains", "gold", "OL", False),
+        ("contains", "gold", "ol", True),
+        ("not_contains", "gold", "ol", False),
+        ("starts_with", "gold", "go", True),
+        ("not_starts_with", "gold", "go", False),
+        ("ends_with", "gold", "ld", True),
+        ("not_ends_with", "gold", "ld", False),
+        ("greater_than", "10", "9", True),  # numbers, not text
+        ("greater_than", "abc", "-1", True),  # not a number: 0
+        ("less_than", "inf", "1", True),  # infinities count as 0 too
+        ("less_than", " 2.5 ", "3", True),
+    ],
+)
+def test_compare_evaluates_one_value_rules_like_a_sql_platform(
+    op: str, stored: str, wanted: str, holds: bool
+) -> None:
+    from segmentkit.adapter.wire import compare
+
+    assert compare(Operator(op), stored, wanted) is holds
+
+
+def test_compare_refuses_operators_that_are_not_one_value_comparisons() -> None:
+    from segmentkit.adapter.wire import compare, sql_number
+
+    with pytest.raises(ValueError, match="between"):
+        compare(Operator.between, "1", "2")
+    assert [sql_number(t) for t in ("7", "x", "nan", "-1e3")] == [7.0, 0.0, 0.0, -1000.0]
