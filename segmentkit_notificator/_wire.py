@@ -132,11 +132,6 @@ class WireId(WireModel):
 # ---------------------------------------------------------------------------------- mapping
 
 
-def phone_key(phone: str) -> str:
-    """E.164 when libphonenumber accepts it, else the platform's digits as stored."""
-    return phone_entry(phone)[0]
-
-
 def rules_of(settings: WireSettings) -> tuple[Rule, ...]:
     """A filter segment's stored settings as neutral rules (API-SPEC 1.6)."""
     rules = [RULES.from_native(NativeRule(*f)) for f in settings.filters()]
@@ -206,11 +201,6 @@ def member_order(wire: WireSegment) -> tuple[Hashable, ...]:
     if wire.type == "bulk":
         return tuple(phone_keys(wire.settings.phone_numbers))
     return tuple(dict.fromkeys(wire.settings.contacts_ids))
-
-
-def has_profile(r: Recipient) -> bool:
-    """Whether ``r`` carries more than a phone (a bulk segment would drop it, API-SPEC 1.6)."""
-    return bool(r.name or r.first_name or r.last_name or r.email or r.attributes)
 
 
 def picks(settings: WireSettings, contact: WireContact) -> bool:

@@ -1,9 +1,5 @@
-"""``notificator``: SMS audience segments on 66text platforms (notificatorsms.com and brands
-running the same AltumCode "66text" software). Behaviour and sources: ``shared/providers/
-API-SPEC.md`` Part 1, cited by section. Wire mapping is in :mod:`._wire`, the platform's
-filter semantics in :mod:`._filters`; paging, reconcile, contact resolution and membership
-rounds are the core's.
-"""
+"""``notificator``: segments on 66text SMS platforms (``shared/providers/API-SPEC.md`` Part 1,
+cited by section); wire mapping in :mod:`._wire`, filter semantics in :mod:`._filters`."""
 
 from __future__ import annotations
 
@@ -23,7 +19,7 @@ from segmentkit.adapter import (
 )
 from segmentkit.adapter.base import BearerKey
 from segmentkit.adapter.stores import first_key
-from segmentkit.adapter.wire import PROFILE_KEYS, indexed_fields, phone_keys
+from segmentkit.adapter.wire import PROFILE_KEYS, has_profile, indexed_fields, phone_key, phone_keys
 from segmentkit.errors import (
     APIError,
     AuthenticationError,
@@ -158,7 +154,7 @@ class NotificatorProvider(Provider, MemberSetStore):
         """Phones → ``bulk``; any id-only member → ``custom`` (contacts found or created)."""
         if all(r.phone for r in recipients):
             # bulk creates bare contacts; make them first so names and fields survive.
-            self._contacts_for([r for r in recipients if w.has_profile(r)])
+            self._contacts_for([r for r in recipients if has_profile(r)])
             return w.Desired("bulk", phones=list(dict.fromkeys(r.phone or "" for r in recipients)))
         ids: list[int] = []
         for r, key in zip(recipients, self._contact_ids(recipients, member=False), strict=True):
@@ -281,7 +277,7 @@ class NotificatorProvider(Provider, MemberSetStore):
 
         return find_by_key(
             phones,
-            key_of=lambda c: w.phone_key(c[0].phone_number or ""),
+            key_of=lambda c: phone_key(c[0].phone_number or ""),
             search=search,
             pages=lambda: (contacts for contacts, _ in self._contact_pages()),
         )
@@ -305,7 +301,7 @@ class NotificatorProvider(Provider, MemberSetStore):
             contact = self._contact(ident) if ident else None
             if contact is not None:
                 if record:  # by both member keys: its id (custom) and its phone (bulk)
-                    self._created.record(ident, contact[0].id, w.phone_key(phone))
+                    self._created.record(ident, contact[0].id, phone_key(phone))
                 return contact
             if not ident and isinstance(data, dict) and not data.get("phone_number"):
                 # id 0 and no number: the server's libphonenumber refused it, nothing stored
@@ -335,11 +331,9 @@ class NotificatorProvider(Provider, MemberSetStore):
     # ------------------------------------------------------------------ recipients
 
     def list_recipients(self, segment_id: str, page: Any) -> Page[Recipient]:
-        """Members, streamed 1000 a page. ``bulk``: ``settings.phone_numbers``, enriched from
-        the account's contacts (v2.0.1 links no ids for bulk segments made through the API,
-        API-SPEC 1.11c); ``custom``: ``settings.contacts_ids`` through ``/contacts``, by id
-        when that takes fewer requests than paging; ``filter``: its rules evaluated here over
-        the contacts — *who the platform would pick now* (it lists no members, 1.6)."""
+        """``bulk``: its numbers, with their contacts (v2.0.1 links no ids for them, API-SPEC
+        1.11c); ``custom``: its contacts; ``filter``: who the platform would pick now, its rules
+        evaluated here over the contacts (it lists no members, 1.6)."""
         return self.stream_pages(page, lambda: self._members(segment_id), resource="recipients")
 
     def _members(self, segment_id: str) -> Iterator[Recipient]:
@@ -356,7 +350,7 @@ class NotificatorProvider(Provider, MemberSetStore):
         want: set[Any] = set(phones) if bulk else ids
 
         def key_of(c: _Contact) -> Hashable:
-            return w.phone_key(c[0].phone_number or "") if bulk else c[0].id
+            return phone_key(c[0].phone_number or "") if bulk else c[0].id
 
         found = gather(
             want,
@@ -397,7 +391,7 @@ class NotificatorProvider(Provider, MemberSetStore):
             linked = {i: c[0].phone_number for i in ids if (c := self._contact(int(i)))}
             made: dict[str, _Contact | Refusal] = {}
             if create:  # bulk makes bare contacts: make them first so names and fields survive
-                profiled = [r for r in recipients if r.phone and w.has_profile(r)]
+                profiled = [r for r in recipients if r.phone and has_profile(r)]
                 made = self._contacts_for(profiled, record=True)
 
             def by_phone(r: Recipient) -> str | Refusal | None:
@@ -405,7 +399,7 @@ class NotificatorProvider(Provider, MemberSetStore):
                 if isinstance(made_for, Refusal):  # its contact could not be made
                     return made_for
                 phone = r.phone or linked.get(r.id or "")
-                return w.phone_key(phone) if phone else None
+                return phone_key(phone) if phone else None
 
             def unknown(r: Recipient) -> Refusal | None:
                 return Refusal(f"no contact with id {r.id} in this account") if create else None

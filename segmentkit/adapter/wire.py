@@ -17,7 +17,8 @@ each time; these helpers name them once:
 * :func:`profile_fields` — free-form contact attributes split into the neutral profile fields
   and the rest;
 * :func:`phone_entry` — a stored phone number as a member key: E.164 when it is valid, else
-  as stored; :func:`phone_keys` — a stored list of them, de-duplicated in order;
+  as stored; :func:`phone_key` its key alone, :func:`phone_keys` — a stored list of them,
+  de-duplicated in order; :func:`has_profile` — whether a recipient carries more than that;
 * :func:`indexed_fields` — parallel PHP form arrays (``key[0]``, ``value[0]``, ``key[1]`` …);
 * :func:`compare` — a one-value rule evaluated client-side the way a SQL platform does
   (case-sensitive text, :func:`sql_number` numbers);
@@ -54,7 +55,7 @@ import pydantic
 from pydantic import BaseModel, BeforeValidator, ConfigDict, TypeAdapter
 
 from ..errors import InvalidRecipientError, UnexpectedResponseError, UnsupportedOperationError
-from ..models import Match, Operator, Rule, normalize_email, normalize_phone
+from ..models import Match, Operator, Recipient, Rule, normalize_email, normalize_phone
 
 __all__ = [
     "AS_FLAG",
@@ -68,11 +69,13 @@ __all__ = [
     "RuleDialect",
     "WireModel",
     "compare",
+    "has_profile",
     "indexed_fields",
     "json_list",
     "lax_flag",
     "lax_text",
     "phone_entry",
+    "phone_key",
     "phone_keys",
     "php_object",
     "profile_fields",
@@ -469,6 +472,11 @@ def phone_entry(phone: str) -> tuple[str, bool]:
         return phone, False
 
 
+def phone_key(phone: str) -> str:
+    """A stored phone number as a member key: E.164 when valid, else as stored."""
+    return phone_entry(phone)[0]
+
+
 def phone_keys(numbers: Iterable[str | None]) -> dict[str, bool]:
     """Stored phone numbers as member keys (:func:`phone_entry`), de-duplicated in stored
     order, blanks skipped: key → whether the normaliser accepted one number with that key."""
@@ -482,6 +490,13 @@ def phone_keys(numbers: Iterable[str | None]) -> dict[str, bool]:
 
 #: Recipient fields a platform may keep among a contact's free-form attributes.
 PROFILE_KEYS = ("email", "first_name", "last_name")
+
+
+def has_profile(recipient: Recipient) -> bool:
+    """Whether ``recipient`` carries more than its identity: a name, profile fields or
+    attributes (what a member list that stores bare phones or addresses would drop)."""
+    r = recipient
+    return bool(r.name or r.first_name or r.last_name or r.email or r.attributes)
 
 
 def profile_fields(attributes: Mapping[Any, Any]) -> tuple[dict[str, str], dict[str, str]]:

@@ -357,3 +357,15 @@ def test_compare_refuses_operators_that_are_not_one_value_comparisons() -> None:
     with pytest.raises(ValueError, match="between"):
         compare(Operator.between, "1", "2")
     assert [sql_number(t) for t in ("7", "x", "nan", "-1e3")] == [7.0, 0.0, 0.0, -1000.0]
+
+
+def test_phone_key_and_has_profile() -> None:
+    from segmentkit.adapter.wire import has_profile, phone_key
+    from segmentkit.models import Recipient
+
+    assert phone_key("+39 347 123 4567") == "+393471234567"
+    assert phone_key("0123") == "0123"  # refused by the normaliser: kept as stored
+    assert not has_profile(Recipient(phone="+393471234567"))
+    assert has_profile(Recipient(phone="+393471234567", name="A"))
+    assert has_profile(Recipient(phone="+393471234567", attributes={"tier": "gold"}))
+    assert has_profile(Recipient(phone="+393471234567", email="a@example.com"))
