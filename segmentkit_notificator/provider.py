@@ -188,7 +188,9 @@ class NotificatorProvider(Provider, MemberSetStore):
 
         def lookup(exc: BaseException) -> Any:
             search = {"search": stored, "search_by": "name"}
-            ours = stored and _PAGES.ids_where(self.http, "segments", named, search, above=floor)
+            ours = stored and _PAGES.ids_where(
+                self.http, "segments", named, search, above=floor, size=1000
+            )
             return {"data": {"id": max(ours)}} if ours else None
 
         form = desired.form(draft["name"])
@@ -272,7 +274,9 @@ class NotificatorProvider(Provider, MemberSetStore):
 
         def search(phone: str) -> tuple[list[_Contact], bool]:
             params = {"search": phone, "search_by": "phone_number"}
-            items, honoured = _PAGES.search(self.http, "contacts", phone, "phone_number", params)
+            items, honoured = _PAGES.search(
+                self.http, "contacts", phone, "phone_number", params, size=1000
+            )
             return self._contacts(items), honoured
 
         return find_by_key(
