@@ -4,13 +4,11 @@ case-sensitive comparison."""
 
 from __future__ import annotations
 
-import math
-import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from segmentkit.adapter.wire import RuleDialect, describe
-from segmentkit.models import Match, Operator, Rule
+from segmentkit.adapter.wire import CodeList, RuleDialect, compare
+from segmentkit.models import Operator
 
 #: Neutral operator → 66text filter condition (API-SPEC 1.6).
 CONDITION_OF: dict[Operator, str] = {
@@ -34,50 +32,19 @@ RULES = RuleDialect(
     max_rules=50,
     key_max=64,
     value_max=512,
-    reference="66text filter segments AND every condition (API-SPEC 1.6).",
+    reference="See API-SPEC 1.6.",
+    # The contact's derived country / continent: ISO alpha-2 / continent code lists (1.6).
+    lists={
+        "country": CodeList("filters_countries"),
+        "continent": CodeList(
+            "filters_continents", frozenset({"AF", "AN", "AS", "EU", "NA", "OC", "SA"})
+        ),
+    },
 )
-#: Rule fields that address the contact's derived country / continent (API-SPEC 1.6).
-COUNTRY_FIELDS = {"country": "filters_countries", "continent": "filters_continents"}
-CONTINENTS = frozenset({"AF", "AN", "AS", "EU", "NA", "OC", "SA"})
-_ISO2 = re.compile(r"[A-Z]{2}")
 
 
-def native_filters(
-    rules: Sequence[Rule], match: Match
-) -> tuple[list[tuple[str, str, str]], list[str] | None, list[str] | None]:
-    """Neutral rules → (custom-parameter filters, country codes, continent codes), or raise
-    naming the first rule the platform cannot express, before any request (API-SPEC 1.6):
-    ``country``/``continent`` take ``in``/``equals`` with ISO alpha-2 / continent codes."""
-    if match == "any" and len(rules) > 1 and not RULES.any_of:
-        raise RULES.unsupported("a segment matching ANY of several rules")
-    params: list[Rule] = []
-    codes: dict[str, list[str]] = {}
-    for rule in rules:
-        target = COUNTRY_FIELDS.get(rule.field.lower())
-        if target is None:
-            params.append(rule)
-            continue
-        label = describe(rule)
-        if rule.operator not in (Operator.in_, Operator.equals) or not rule.values:
-            hint = f"{rule.field} rules take 'in' or 'equals' with ISO codes."
-            raise RULES.unsupported(label, hint)
-        listed = [v.strip().upper() for v in rule.values]
-        continent = target == "filters_continents"
-        if any(not _ISO2.fullmatch(c) or (continent and c not in CONTINENTS) for c in listed):
-            raise RULES.unsupported(label, "codes must be ISO alpha-2 / continent codes.")
-        if target in codes:
-            raise RULES.unsupported(label, f"only one {rule.field} rule is possible.")
-        codes[target] = list(dict.fromkeys(listed))
-    filters = [(n.field, n.condition, n.value) for n in RULES.to_native(params)]
-    return filters, codes.get("filters_countries"), codes.get("filters_continents")
-
-
-def _numeric(value: str) -> float:
-    try:
-        number = float(value.strip())
-    except ValueError:
-        return 0.0
-    return number if math.isfinite(number) else 0.0
+#: 66text filter condition → neutral operator (API-SPEC 1.6).
+_OPERATOR_OF = {condition: op for op, condition in CONDITION_OF.items()}
 
 
 def condition_holds(condition: str, stored: str, wanted: str) -> bool:
@@ -85,45 +52,25 @@ def condition_holds(condition: str, stored: str, wanted: str) -> bool:
     ``JSON_UNQUOTE`` yields a binary collation, so ``city exact roma`` does not match ``Roma``
     and ``tier contains OL`` does not match ``gold``, API-SPEC 1.11c); numeric comparisons
     treat non-numbers as 0 (API-SPEC 1.6); unknown conditions are ``exact``."""
-    if condition == "bigger_than":
-        return _numeric(stored) > _numeric(wanted)
-    if condition == "lower_than":
-        return _numeric(stored) < _numeric(wanted)
-    s, w = stored, wanted
-    tests: dict[str, Callable[[], bool]] = {
-        "not_exact": lambda: s != w,
-        "contains": lambda: w in s,
-        "not_contains": lambda: w not in s,
-        "starts_with": lambda: s.startswith(w),
-        "not_starts_with": lambda: not s.startswith(w),
-        "ends_with": lambda: s.endswith(w),
-        "not_ends_with": lambda: not s.endswith(w),
-    }
-    return tests.get(condition, lambda: s == w)()  # unknown conditions are `exact`
+    return compare(_OPERATOR_OF.get(condition, Operator.equals), stored, wanted)
 
 
 def platform_picks(
     filters: Sequence[tuple[str, str, str]],
-    countries: Sequence[str] | None,
-    continents: Sequence[str] | None,
+    lists: Mapping[str, Sequence[str]],
     *,
     params: Mapping[str, Any],
-    country: str | None,
-    continent: str | None,
+    codes: Mapping[str, str | None],
     opted_out: bool,
 ) -> bool:
-    """Whether the platform would put a contact (its custom ``params``, derived ``country``
-    and ``continent``, opt-out flag) in a filter segment with these ``(key, condition,
-    value)`` filters and code lists now (API-SPEC 1.6): all conditions ANDed, opted-out
-    contacts excluded, a missing key never matches (even for negated conditions), and a
-    segment with no filters at all matches nobody."""
-    if opted_out or not (filters or countries or continents):
+    """Whether the platform would put a contact (its custom ``params``, its derived codes by
+    list — country, continent —, opt-out flag) in a filter segment with these ``(key,
+    condition, value)`` filters and code ``lists`` now (API-SPEC 1.6): all conditions ANDed,
+    opted-out contacts excluded, a missing key never matches (even for negated conditions),
+    and a segment with no filters at all matches nobody."""
+    if opted_out or not (filters or lists):
         return False
     for key, condition, wanted in filters:
-        if key not in params or params[key] is None:
+        if params.get(key) is None or not condition_holds(condition, str(params[key]), wanted):
             return False
-        if not condition_holds(condition, str(params[key]), wanted):
-            return False
-    if countries and (country or "") not in countries:
-        return False
-    return not (continents and (continent or "") not in continents)
+    return all((codes.get(native) or "") in listed for native, listed in lists.items())

@@ -10,23 +10,26 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import requests
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from segmentkit.adapter.query import QueryParams
 from segmentkit.adapter.wire import (
+    AS_FLAG,
     AS_LIST,
     AS_OBJECT,
     AS_TEXT,
     AS_UTC,
     NativeRule,
     WireModel,
+    indexed_fields,
     phone_entry,
+    phone_keys,
     profile_fields,
 )
 from segmentkit.errors import APIError, AuthenticationError, ValidationError
-from segmentkit.models import Operator, Recipient, Rule, Segment, SegmentKind
+from segmentkit.models import Recipient, Rule, Segment, SegmentKind
 
-from ._filters import COUNTRY_FIELDS, RULES, platform_picks
+from ._filters import RULES, platform_picks
 
 #: Allowed ``results_per_page`` values (API-SPEC 1.5); anything else becomes 25.
 PER_PAGE = (10, 25, 50, 100, 250, 500, 1000)
@@ -92,6 +95,12 @@ class WireSettings(WireModel):
         """The custom-parameter filters as ``(key, condition, value)``."""
         return [(f.key, f.condition, f.value) for f in self.filters_custom_parameters]
 
+    def lists(self) -> dict[str, list[str]]:
+        """The non-empty code lists by form field (``lists`` of ``_filters.RULES``)."""
+        lists = {"filters_countries": self.filters_countries}
+        lists["filters_continents"] = self.filters_continents
+        return {k: v for k, v in lists.items() if v}
+
 
 class WireSegment(WireModel):
     id: int
@@ -113,12 +122,7 @@ class WireContact(WireModel):
     custom_parameters: Annotated[dict[str, Any], AS_OBJECT] = Field(default_factory=dict)
     continent_code: str | None = None
     country_code: str | None = None
-    has_opted_out: bool = False
-
-    @field_validator("has_opted_out", mode="before")
-    @classmethod
-    def _flag(cls, v: Any) -> Any:
-        return False if v is None or v == "" else v
+    has_opted_out: Annotated[bool, AS_FLAG] = False
 
 
 class WireId(WireModel):
@@ -128,28 +132,10 @@ class WireId(WireModel):
 # ---------------------------------------------------------------------------------- mapping
 
 
-def phone_key(phone: str) -> str:
-    """E.164 when libphonenumber accepts it, else the platform's digits as stored."""
-    return phone_entry(phone)[0]
-
-
 def rules_of(settings: WireSettings) -> tuple[Rule, ...]:
     """A filter segment's stored settings as neutral rules (API-SPEC 1.6)."""
     rules = [RULES.from_native(NativeRule(*f)) for f in settings.filters()]
-    for fname, codes in (
-        ("country", settings.filters_countries),
-        ("continent", settings.filters_continents),
-    ):
-        if codes:
-            rules.append(
-                Rule(
-                    field=fname,
-                    operator=Operator.in_,
-                    values=tuple(codes),
-                    native_operator=COUNTRY_FIELDS[fname],
-                )
-            )
-    return tuple(rules)
+    return (*rules, *RULES.from_lists(settings.lists()))
 
 
 def to_segment(wire: WireSegment, raw: dict[str, Any]) -> Segment:
@@ -183,7 +169,7 @@ def _recipient_count(wire: WireSegment) -> int | None:
     reports 0 for a list of numbers (API-SPEC 1.11c); its members are its numbers."""
     s = wire.settings
     if wire.type == "bulk" and not s.contacts_ids and s.phone_numbers:
-        return len({phone_key(p) for p in s.phone_numbers if p})
+        return len(phone_keys(s.phone_numbers))
     return wire.total_contacts
 
 
@@ -213,24 +199,19 @@ def platform_name(name: str) -> str:
 def member_order(wire: WireSegment) -> tuple[Hashable, ...]:
     """A static segment's member keys in stored order: E.164 phones (bulk) or contact ids."""
     if wire.type == "bulk":
-        return tuple(dict.fromkeys(phone_key(p) for p in wire.settings.phone_numbers if p))
+        return tuple(phone_keys(wire.settings.phone_numbers))
     return tuple(dict.fromkeys(wire.settings.contacts_ids))
-
-
-def has_profile(r: Recipient) -> bool:
-    """Whether ``r`` carries more than a phone (a bulk segment would drop it, API-SPEC 1.6)."""
-    return bool(r.name or r.first_name or r.last_name or r.email or r.attributes)
 
 
 def picks(settings: WireSettings, contact: WireContact) -> bool:
     """:func:`._filters.platform_picks` for a wire segment's settings and a wire contact."""
+    codes = {"filters_countries": contact.country_code}
+    codes["filters_continents"] = contact.continent_code
     return platform_picks(
         settings.filters(),
-        settings.filters_countries,
-        settings.filters_continents,
+        settings.lists(),
         params=contact.custom_parameters,
-        country=contact.country_code,
-        continent=contact.continent_code,
+        codes=codes,
         opted_out=contact.has_opted_out,
     )
 
@@ -246,8 +227,7 @@ class Desired:
     phones: list[str] = field(default_factory=list)
     ids: list[int] = field(default_factory=list)
     filters: list[tuple[str, str, str]] = field(default_factory=list)
-    countries: list[str] | None = None
-    continents: list[str] | None = None
+    lists: dict[str, list[str]] = field(default_factory=dict)  # code lists, by form field
 
     @classmethod
     def of(cls, wire: WireSegment) -> Desired:
@@ -257,12 +237,7 @@ class Desired:
             return cls("bulk", phones=list(dict.fromkeys(p for p in s.phone_numbers if p)))
         if wire.type == "custom":
             return cls("custom", ids=list(dict.fromkeys(s.contacts_ids)))
-        return cls(
-            "filter",
-            filters=s.filters(),
-            countries=s.filters_countries,
-            continents=s.filters_continents,
-        )
+        return cls("filter", filters=s.filters(), lists=s.lists())
 
     def form(self, name: str) -> list[tuple[str, str]]:
         """Form fields for create/update: bodies are form data, never JSON (API-SPEC 1.1)."""
@@ -272,14 +247,9 @@ class Desired:
         elif self.type == "custom":
             out.append(("contacts_ids", ",".join(str(i) for i in self.ids)))
         else:
-            for i, (key, cond, value) in enumerate(self.filters):
-                out += [
-                    (f"filters_custom_parameter_key[{i}]", key),
-                    (f"filters_custom_parameter_condition[{i}]", cond),
-                    (f"filters_custom_parameter_value[{i}]", value),
-                ]
-            out += [("filters_countries[]", c) for c in self.countries or ()]
-            out += [("filters_continents[]", c) for c in self.continents or ()]
+            names = ("key", "condition", "value")
+            out += indexed_fields(self.filters, *(f"filters_custom_parameter_{n}" for n in names))
+            out += [(f"{native}[]", c) for native, codes in self.lists.items() for c in codes]
         return out
 
     def kept_by(self, wire: WireSegment, before: WireSegment | None = None) -> bool:
@@ -289,7 +259,7 @@ class Desired:
             return False
         s = wire.settings
         if self.type == "bulk":
-            return {phone_key(p) for p in s.phone_numbers if p} == set(self.phones)
+            return set(phone_keys(s.phone_numbers)) == set(self.phones)
         if self.type == "custom":
             stored, sent = set(s.contacts_ids), set(self.ids)
             if stored == sent:
@@ -299,11 +269,8 @@ class Desired:
                 or wire.last_datetime != before.last_datetime
             )
             return stored <= sent and changed
-        return (
-            s.filters() == self.filters
-            and set(s.filters_countries or ()) == set(self.countries or ())
-            and set(s.filters_continents or ()) == set(self.continents or ())
-        )
+        as_sets = {k: set(v) for k, v in self.lists.items()}
+        return s.filters() == self.filters and {k: set(v) for k, v in s.lists().items()} == as_sets
 
 
 # ---------------------------------------------------------------------------------- errors

@@ -1,9 +1,5 @@
-"""``notificator``: SMS audience segments on 66text platforms (notificatorsms.com and brands
-running the same AltumCode "66text" software). Behaviour and sources: ``shared/providers/
-API-SPEC.md`` Part 1, cited by section. Wire mapping is in :mod:`._wire`, the platform's
-filter semantics in :mod:`._filters`; paging, reconcile, contact resolution and membership
-rounds are the core's.
-"""
+"""``notificator``: segments on 66text SMS platforms (``shared/providers/API-SPEC.md`` Part 1,
+cited by section); wire mapping in :mod:`._wire`, filter semantics in :mod:`._filters`."""
 
 from __future__ import annotations
 
@@ -11,10 +7,19 @@ from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from typing import Any
 
 import requests
-from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
+from typing_extensions import Unpack
 
-from segmentkit.adapter.stores import MemberSet, MemberSetStore, Refusal
-from segmentkit.adapter.wire import PROFILE_KEYS, phone_entry
+from segmentkit.adapter import (
+    MemberSet,
+    MemberSetStore,
+    Provider,
+    Refusal,
+    SegmentChange,
+    SegmentDraft,
+)
+from segmentkit.adapter.base import BearerKey
+from segmentkit.adapter.stores import first_key
+from segmentkit.adapter.wire import PROFILE_KEYS, has_profile, indexed_fields, phone_key, phone_keys
 from segmentkit.errors import (
     APIError,
     AuthenticationError,
@@ -24,7 +29,6 @@ from segmentkit.errors import (
     RateLimitError,
     SegmentkitError,
     ServerError,
-    UnexpectedResponseError,
     ValidationError,
 )
 from segmentkit.hookspecs import hookimpl
@@ -34,10 +38,9 @@ from segmentkit.http.numbered import EnvelopePages
 from segmentkit.membership import segment_lock
 from segmentkit.membership.resolve import Created, find_by_key, find_or_create_many, gather
 from segmentkit.models import Match, Page, Recipient, Rule, Segment, SegmentQuery
-from segmentkit.provider import Provider
 
 from . import _wire as w
-from ._filters import native_filters
+from ._filters import RULES
 
 __all__ = ["NotificatorProvider"]
 
@@ -55,6 +58,10 @@ _Contact = tuple[w.WireContact, dict[str, Any]]  # a contact and the object it w
 
 def _data(body: Any) -> Any:
     return body.get("data") if isinstance(body, dict) else None
+
+
+def _numeric(ident: str | None) -> bool:
+    return bool(ident and ident.isascii() and ident.isdigit())
 
 
 class NotificatorProvider(Provider, MemberSetStore):
@@ -78,26 +85,14 @@ class NotificatorProvider(Provider, MemberSetStore):
     accepts_ids_on_add = True
     paging = _PAGES
 
-    class Credentials(BaseModel):
-        """``api_key``: the account's API key (``Authorization: Bearer``)."""
-
-        model_config = ConfigDict(extra="forbid", frozen=True)
-        api_key: SecretStr
-
-        @field_validator("api_key")
-        @classmethod
-        def _no_spaces(cls, v: SecretStr) -> SecretStr:
-            # The server extracts the key with `Bearer\s(\S+)` (API-SPEC 1.2).
-            text = v.get_secret_value()
-            if not text or any(ch.isspace() for ch in text):
-                raise ValueError("api_key must be non-empty and contain no whitespace")
-            return v
+    Credentials = BearerKey  # the key is read with `Bearer\s(\S+)` (API-SPEC 1.2)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._key = KeyProof(auth_messages=(w.T_NO_BEARER, w.T_NO_ACCESS))
         # Contacts created for member keys, kept when the write fails (API-SPEC 1.7).
         self._created = Created()
+        self._newest_id: int | None = None  # the highest segment id seen
 
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.secret('api_key')}"}
@@ -132,18 +127,8 @@ class NotificatorProvider(Provider, MemberSetStore):
         per_page = next((n for n in w.PER_PAGE if n >= (query.page_size or 1000)), 1000)
         got = _PAGES.read(self.http, "segments", int(page or 1), per_page, w.QUERY.params(query))
         wires = self.parse_items(w.WireSegment, got.items, what="segments list")
-        segments = list(map(w.to_segment, wires, got.items))
-        if query.has_filters or query.order_by is not None:
-            # v2.0.1 ignores the filters and order_by (API-SPEC 1.5): applied here; an order
-            # across pages is the client's (SegmentsAPI.list reads every page, sorts once).
-            segments = query.apply(segments)
-        return Page(
-            items=segments,
-            page=got.number,
-            total_pages=got.total_pages,
-            total=None if query.has_filters else got.total,
-            next_page=got.next_page,
-        )
+        # v2.0.1 ignores the filters and order_by (API-SPEC 1.5): applied to the page here.
+        return got.segment_page(list(map(w.to_segment, wires, got.items)), query)
 
     def _path(self, segment_id: str) -> str:
         if not segment_id.isdigit():
@@ -161,14 +146,15 @@ class NotificatorProvider(Provider, MemberSetStore):
         return w.to_segment(*self._get_wire(segment_id))
 
     def _rules_desired(self, rules: Sequence[Rule], match: Match) -> w.Desired:
-        filters, countries, continents = native_filters(rules, match)
-        return w.Desired("filter", filters=filters, countries=countries, continents=continents)
+        natives, lists = RULES.split(rules, match)  # or raise naming the rule (API-SPEC 1.6)
+        filters = [(n.field, n.condition, n.value) for n in natives]
+        return w.Desired("filter", filters=filters, lists=lists)
 
     def _recipients_desired(self, recipients: Sequence[Recipient]) -> w.Desired:
         """Phones → ``bulk``; any id-only member → ``custom`` (contacts found or created)."""
         if all(r.phone for r in recipients):
             # bulk creates bare contacts; make them first so names and fields survive.
-            self._contacts_for([r for r in recipients if w.has_profile(r)])
+            self._contacts_for([r for r in recipients if has_profile(r)])
             return w.Desired("bulk", phones=list(dict.fromkeys(r.phone or "" for r in recipients)))
         ids: list[int] = []
         for r, key in zip(recipients, self._contact_ids(recipients, member=False), strict=True):
@@ -179,98 +165,75 @@ class NotificatorProvider(Provider, MemberSetStore):
             ids.append(key)
         return w.Desired("custom", ids=list(dict.fromkeys(ids)))
 
-    def create_segment(
-        self,
-        *,
-        name: str,
-        recipients: Sequence[Recipient] | None,
-        rules: Sequence[Rule] | None,
-        match: Match,
-    ) -> Segment:
+    def create_segment(self, **draft: Unpack[SegmentDraft]) -> Segment:
+        rules, recipients = draft["rules"], draft["recipients"]
         if rules is not None:
-            desired = self._rules_desired(rules, match)
+            desired = self._rules_desired(rules, draft["match"])
         elif not recipients:
             # v2.0.1 answers a bulk create without numbers with an HTML 500 (`IN ( )`,
             # API-SPEC 1.11c); an empty `custom` segment is the same empty member list.
             desired = w.Desired("custom")
         else:  # `match` means nothing for a member list
             desired = self._recipients_desired(list(recipients))
-        stored = w.platform_name(name)
+        stored = w.platform_name(draft["name"])
         # No name listing before the write (issue 14): ids only grow, so a segment named like
-        # ours above the newest id known before the write can only be ours.
-        floor = self._newest_segment_id()
+        # ours above the newest id known before the write can only be ours (page 1 is newest
+        # first by default, API-SPEC 1.5).
+        if self._newest_id is None:
+            self._newest_id = _PAGES.newest_id(self.http, "segments")
+        floor = self._newest_id
+
+        def named(raw: dict[str, Any]) -> bool:
+            return raw.get("name") == stored  # searched below, but v2.0.1 ignores it (1.5)
 
         def lookup(exc: BaseException) -> Any:
-            if not stored:
-                return None
-            params = {"search": stored, "search_by": "name"}  # searched, re-checked here
-            fresh = [
-                int(raw["id"])
-                for page in _PAGES.walk(self.http, "segments", 1000, params)
-                for raw in page.items
-                if raw.get("name") == stored and str(raw.get("id")).isdigit()
-            ]
-            fresh = [i for i in fresh if i > floor]
-            return {"data": {"id": max(fresh)}} if fresh else None
+            search = {"search": stored, "search_by": "name"}
+            ours = stored and _PAGES.ids_where(
+                self.http, "segments", named, search, above=floor, size=1000
+            )
+            return {"data": {"id": max(ours)}} if ours else None
 
-        data = _data(self.http.post("segments", data=desired.form(name), retry=Retry.after(lookup)))
+        form = desired.form(draft["name"])
+        data = _data(self.http.post("segments", data=form, retry=Retry.after(lookup)))
         if isinstance(data, dict) and "settings" in data and data.get("name") is not None:
             wire, raw = self.parse(w.WireSegment, data, what="created segment"), data
         else:  # docs answer {"data": {"id": N}} (API-SPEC 1.6): read the object
             wire, raw = self._get_wire(str(self.parse(w.WireId, data, what="created segment").id))
-        if wire.id > floor:
-            self._newest_id = wire.id
+        self._newest_id = max(floor, wire.id)
         return w.to_segment(wire, raw)
 
-    def _newest_segment_id(self) -> int:
-        """The highest segment id so far: page 1, newest first by default (API-SPEC 1.5), and
-        the last page too when page 1 is not descending (an account may sort ascending)."""
-        known: int | None = getattr(self, "_newest_id", None)
-        if known is None:
-            first = _PAGES.read(self.http, "segments", 1, 10)
-            ids = [int(i) for i in (str(raw.get("id")) for raw in first.items) if i.isdigit()]
-            known = max(ids, default=0)
-            if first.total_pages and first.total_pages > 1 and ids != sorted(ids, reverse=True):
-                last = _PAGES.read(self.http, "segments", first.total_pages, 10).items
-                known = max([known, *(int(r["id"]) for r in last if str(r.get("id")).isdigit())])
-            self._newest_id = known
-        return known
-
     def _write_settings(
-        self, segment_id: str, name: str, desired: w.Desired, before: w.WireSegment
+        self, segment_id: str, name: str, desired: w.Desired, before: w.WireSegment, strict: bool
     ) -> tuple[w.WireSegment, dict[str, Any]]:
-        """POST the update (the platform replaces ``settings``) and read the segment back. An
-        unknown outcome is looked up: holding what was sent means applied; v2.0.1's HTML 500
-        (nothing applied) is a :class:`ServerError` naming the bug (API-SPEC 1.6, 1.11c)."""
-        found: list[tuple[w.WireSegment, dict[str, Any]]] = []
+        """POST the settings (the platform replaces them whole) and read the segment back;
+        v2.0.1's HTML 500 applies nothing and names the bug (API-SPEC 1.6, 1.11c)."""
+        stored = w.platform_name(name)
 
-        def lookup(exc: BaseException) -> Any:
-            wire, raw = self._get_wire(segment_id)
-            if desired.kept_by(wire, before) and wire.name == w.platform_name(name):
-                found.append((wire, raw))
-                return True
-            if isinstance(exc, ServerError) and exc.status_code == 500:
-                raise ServerError(
-                    w.UPDATE_BUG, provider=self.name, status_code=500, raw_body=exc.raw_body
-                ) from exc
-            return None  # provably not applied: the session sends it again
+        def known_bug(exc: BaseException) -> ServerError | None:
+            if not (isinstance(exc, ServerError) and exc.status_code == 500):
+                return None
+            return ServerError(
+                w.UPDATE_BUG, provider=self.name, status_code=500, raw_body=exc.raw_body
+            )
 
-        self.http.post(f"segments/{segment_id}", data=desired.form(name), retry=Retry.after(lookup))
-        return found[-1] if found else self._get_wire(segment_id)
+        return self.checked_write(
+            f"segments/{segment_id}",
+            data=desired.form(name),
+            read=lambda: self._get_wire(segment_id),
+            holds=lambda got: desired.kept_by(got[0], before) and got[0].name == stored,
+            not_applied=known_bug,
+            strict=f"type {desired.type!r}, name {name!r}" if strict else None,
+        )
 
-    def update_segment(
-        self,
-        segment_id: str,
-        *,
-        name: str | None,
-        recipients: Sequence[Recipient] | None,
-        rules: Sequence[Rule] | None,
-        match: Match | None,
-    ) -> Segment:
-        wanted_rules = self._rules_desired(rules, match or "all") if rules is not None else None
+    def update_segment(self, segment_id: str, **change: Unpack[SegmentChange]) -> Segment:
+        name, recipients, rules = change["name"], change["recipients"], change["rules"]
+        wanted_rules = (
+            self._rules_desired(rules, change["match"] or "all") if rules is not None else None
+        )
         with segment_lock(self, segment_id):
             current, raw = self._get_wire(segment_id)
-            if wanted_rules is None and match == "any" and len(w.rules_of(current.settings)) > 1:
+            many = len(w.rules_of(current.settings)) > 1
+            if wanted_rules is None and change["match"] == "any" and many:
                 raise self.unsupported("a segment matching ANY of several rules")
             if name is None and recipients is None and wanted_rules is None:
                 return w.to_segment(current, raw)
@@ -281,14 +244,7 @@ class NotificatorProvider(Provider, MemberSetStore):
             else:  # renaming only: re-send the settings or the platform drops them (1.6)
                 desired = w.Desired.of(current)
             new_name = name if name is not None else current.name or ""
-            wire, raw = self._write_settings(segment_id, new_name, desired, current)
-        if not desired.kept_by(wire, current) or wire.name != w.platform_name(new_name):
-            raise UnexpectedResponseError(
-                "the platform answered the update as done but the segment does not hold what "
-                f"was sent (type {desired.type!r}, name {new_name!r})",
-                provider=self.name,
-            )
-        return w.to_segment(wire, raw)
+            return w.to_segment(*self._write_settings(segment_id, new_name, desired, current, True))
 
     def delete_segment(self, segment_id: str) -> None:
         # 200 with an empty body (API-SPEC 1.6).
@@ -317,17 +273,15 @@ class NotificatorProvider(Provider, MemberSetStore):
         """Contacts by E.164 phone: searched, or paged when v2.0.1 ignores search (1.5)."""
 
         def search(phone: str) -> tuple[list[_Contact], bool]:
-            page = _PAGES.read(
-                self.http, "contacts", 1, 1000, {"search": phone, "search_by": "phone_number"}
+            params = {"search": phone, "search_by": "phone_number"}
+            items, honoured = _PAGES.search(
+                self.http, "contacts", phone, "phone_number", params, size=1000
             )
-            honoured = page.next_page is None and all(
-                phone in str(raw.get("phone_number") or "") for raw in page.items
-            )
-            return self._contacts(page.items), honoured
+            return self._contacts(items), honoured
 
         return find_by_key(
             phones,
-            key_of=lambda c: w.phone_key(c[0].phone_number or ""),
+            key_of=lambda c: phone_key(c[0].phone_number or ""),
             search=search,
             pages=lambda: (contacts for contacts, _ in self._contact_pages()),
         )
@@ -336,11 +290,10 @@ class NotificatorProvider(Provider, MemberSetStore):
         self, r: Recipient, lookup: Callable[[], Any], record: bool
     ) -> _Contact | Refusal:
         phone = r.phone or ""
-        form: list[tuple[str, str]] = [("phone_number", phone), ("name", r.name or "")]
         params = dict(r.attributes)
         params.update({k: getattr(r, k) for k in PROFILE_KEYS if getattr(r, k)})
-        for i, (key, value) in enumerate(params.items()):
-            form += [(f"custom_parameter_key[{i}]", key), (f"custom_parameter_value[{i}]", value)]
+        form = [("phone_number", phone), ("name", r.name or "")]
+        form += indexed_fields(params.items(), "custom_parameter_key", "custom_parameter_value")
 
         def reconcile(exc: BaseException) -> Any:
             hit = lookup()
@@ -352,7 +305,7 @@ class NotificatorProvider(Provider, MemberSetStore):
             contact = self._contact(ident) if ident else None
             if contact is not None:
                 if record:  # by both member keys: its id (custom) and its phone (bulk)
-                    self._created.record(ident, contact[0].id, w.phone_key(phone))
+                    self._created.record(ident, contact[0].id, phone_key(phone))
                 return contact
             if not ident and isinstance(data, dict) and not data.get("phone_number"):
                 # id 0 and no number: the server's libphonenumber refused it, nothing stored
@@ -382,32 +335,26 @@ class NotificatorProvider(Provider, MemberSetStore):
     # ------------------------------------------------------------------ recipients
 
     def list_recipients(self, segment_id: str, page: Any) -> Page[Recipient]:
-        """Members, streamed 1000 a page. ``bulk``: ``settings.phone_numbers``, enriched from
-        the account's contacts (v2.0.1 links no ids for bulk segments made through the API,
-        API-SPEC 1.11c); ``custom``: ``settings.contacts_ids`` through ``/contacts``, by id
-        when that takes fewer requests than paging; ``filter``: its rules evaluated here over
-        the contacts — *who the platform would pick now* (it lists no members, 1.6)."""
+        """``bulk``: its numbers, with their contacts (v2.0.1 links no ids for them, API-SPEC
+        1.11c); ``custom``: its contacts; ``filter``: who the platform would pick now, its rules
+        evaluated here over the contacts (it lists no members, 1.6)."""
         return self.stream_pages(page, lambda: self._members(segment_id), resource="recipients")
 
     def _members(self, segment_id: str) -> Iterator[Recipient]:
         wire, _ = self._get_wire(segment_id)
         s = wire.settings
         if wire.type not in ("bulk", "custom"):
-            if s.filters_custom_parameters or s.filters_countries or s.filters_continents:
+            if s.filters_custom_parameters or s.lists():
                 for contacts, _ in self._contact_pages():  # no filters: nobody (1.6)
                     yield from (w.to_recipient(*c) for c in contacts if w.picks(s, c[0]))
             return
         bulk = wire.type == "bulk"
-        phones: dict[str, bool] = {}  # bulk: member key → normalize_phone accepted the number
-        for number in s.phone_numbers if bulk else ():
-            if number:
-                key, valid = phone_entry(number)
-                phones[key] = phones.get(key, False) or valid
+        phones = phone_keys(s.phone_numbers) if bulk else {}  # key → normalize_phone accepted
         ids = set(s.contacts_ids)
         want: set[Any] = set(phones) if bulk else ids
 
         def key_of(c: _Contact) -> Hashable:
-            return w.phone_key(c[0].phone_number or "") if bulk else c[0].id
+            return phone_key(c[0].phone_number or "") if bulk else c[0].id
 
         found = gather(
             want,
@@ -443,59 +390,54 @@ class NotificatorProvider(Provider, MemberSetStore):
         create: bool,
     ) -> Sequence[Hashable | Refusal | None]:
         wire: w.WireSegment = current.context
-        numeric = {r.id for r in recipients if r.id and r.id.isascii() and r.id.isdigit()}
-        keys: list[Hashable | Refusal | None] = []
-        if wire.type == "bulk":
-            # Members are phones; an id-only recipient's phone is its contact's.
-            ids = {r.id for r in recipients if not r.phone and r.id in numeric}
-            linked = {i: self._contact(int(i or "")) for i in ids}
-            phone_of = {i: c[0].phone_number for i, c in linked.items() if c and c[0].phone_number}
+        if wire.type == "bulk":  # members are phones; an id-only recipient's is its contact's
+            ids = {r.id or "" for r in recipients if not r.phone and _numeric(r.id)}
+            linked = {i: c[0].phone_number for i in ids if (c := self._contact(int(i)))}
             made: dict[str, _Contact | Refusal] = {}
             if create:  # bulk makes bare contacts: make them first so names and fields survive
-                profiled = [r for r in recipients if r.phone and w.has_profile(r)]
+                profiled = [r for r in recipients if r.phone and has_profile(r)]
                 made = self._contacts_for(profiled, record=True)
-            for r in recipients:
-                phone = r.phone or phone_of.get(r.id or "")
-                refused = made.get(r.phone or "")
-                if isinstance(refused, Refusal):
-                    keys.append(refused)
-                elif phone:
-                    keys.append(w.phone_key(phone))
-                elif create:
-                    keys.append(Refusal(f"no contact with id {r.id} in this account"))
-                else:
-                    keys.append(None)
-            return keys
+
+            def by_phone(r: Recipient) -> str | Refusal | None:
+                made_for = made.get(r.phone or "")
+                if isinstance(made_for, Refusal):  # its contact could not be made
+                    return made_for
+                phone = r.phone or linked.get(r.id or "")
+                return phone_key(phone) if phone else None
+
+            def unknown(r: Recipient) -> Refusal | None:
+                return Refusal(f"no contact with id {r.id} in this account") if create else None
+
+            return first_key(recipients, by_phone, otherwise=unknown)
         if not create:  # by id first, else the contact with the phone
             found = self._find_contacts(r.phone for r in recipients if r.phone and not r.id)
-            for r in recipients:
-                hit = found.get(r.phone or "")
-                if r.id in numeric:
-                    keys.append(int(r.id or ""))
-                else:
-                    keys.append(hit[0].id if hit else None)
-            return keys
+            return first_key(
+                recipients,
+                lambda r: int(r.id or "") if _numeric(r.id) else None,
+                lambda r: found[r.phone][0].id if r.phone in found else None,
+            )
         return self._contact_ids(recipients, member=True)
 
     def _contact_ids(self, recipients: Sequence[Recipient], *, member: bool) -> list[int | Refusal]:
         """Contact id (or refusal) per recipient: by phone (found, else created), else its
         id. ``member``: for a member write (created contacts recorded, opted-out refused)."""
         contacts = self._contacts_for([r for r in recipients if r.phone], record=member)
-        keys: list[int | Refusal] = []
-        for r in recipients:
-            contact = contacts.get(r.phone) if r.phone else None
-            if isinstance(contact, Refusal):
-                keys.append(contact)
-            elif contact is not None and contact[0].has_opted_out and member:
-                reason = "the contact has opted out; the platform drops opted-out contacts"
-                keys.append(Refusal(reason))
-            elif contact is not None:
-                keys.append(contact[0].id)
-            elif r.id and r.id.isascii() and r.id.isdigit():
-                keys.append(int(r.id))
-            else:
-                keys.append(Refusal(f"contact id {r.id!r} is not a number"))
-        return keys
+
+        def by_phone(r: Recipient) -> int | Refusal | None:
+            contact = contacts.get(r.phone or "")
+            if contact is None or isinstance(contact, Refusal):
+                return contact
+            if contact[0].has_opted_out and member:
+                return Refusal("the contact has opted out; the platform drops opted-out contacts")
+            return contact[0].id
+
+        keys = first_key(
+            recipients,
+            by_phone,
+            lambda r: int(r.id or "") if _numeric(r.id) else None,
+            otherwise=lambda r: Refusal(f"contact id {r.id!r} is not a number"),
+        )
+        return [k for k in keys if k is not None]  # `otherwise` always gives one
 
     def write_members(
         self, segment_id: str, current: MemberSet, keys: Sequence[Hashable]
@@ -507,7 +449,7 @@ class NotificatorProvider(Provider, MemberSetStore):
             else w.Desired("custom", ids=[int(str(k)) for k in keys])
         )
         with self._created.writing(keys):
-            fresh, _ = self._write_settings(segment_id, wire.name or "", desired, wire)
+            fresh, _ = self._write_settings(segment_id, wire.name or "", desired, wire, False)
         return MemberSet(keys=w.member_order(fresh), context=fresh)
 
 

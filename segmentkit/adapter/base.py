@@ -16,7 +16,7 @@ shape from :mod:`segmentkit.adapter.stores` as a second base class.
 **What an adapter may call**: ``self.http`` (``get``/``post``/``delete``/``request``/
 ``get_items``), ``self.settings``, ``self.name``, :meth:`secret` (only to build auth headers),
 :meth:`unsupported`, :meth:`parse`, :meth:`url`, :meth:`page_fetched`, :meth:`stream_pages`,
-:meth:`paged`, :meth:`segments_page`, :attr:`options`.
+:meth:`paged`, :meth:`segments_page`, :meth:`checked_write`, :attr:`options`.
 
 **What an adapter overrides**: :meth:`auth_headers` (required), :meth:`list_segments`,
 :meth:`get_segment`, the optional segment operations, :meth:`list_recipients`,
@@ -70,7 +70,7 @@ from typing import Any, ClassVar, TypedDict, TypeVar
 
 import pydantic
 import requests
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
 from typing_extensions import Unpack
 
 from .._version import CORE_API_VERSION
@@ -101,7 +101,15 @@ from ..redact import Redactor
 from ..transport import Transport
 from .wire import validate_items
 
-__all__ = ["NoSettings", "Provider", "SegmentChange", "SegmentDraft", "text_excerpt", "walk_pages"]
+__all__ = [
+    "BearerKey",
+    "NoSettings",
+    "Provider",
+    "SegmentChange",
+    "SegmentDraft",
+    "text_excerpt",
+    "walk_pages",
+]
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -138,6 +146,23 @@ class NoSettings(BaseModel):
     """Default adapter settings: none. Unknown keywords are refused."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BearerKey(BaseModel):
+    """Credentials of a platform that takes one API key as ``Authorization: Bearer KEY``:
+    ``api_key``, non-empty and without whitespace (a bearer token holds none, RFC 6750 §2.1;
+    a server reading it with ``Bearer\\s(\\S+)`` would cut it)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    api_key: SecretStr
+
+    @field_validator("api_key")
+    @classmethod
+    def _no_spaces(cls, v: SecretStr) -> SecretStr:
+        text = v.get_secret_value()
+        if not text or any(ch.isspace() for ch in text):
+            raise ValueError("api_key must be non-empty and contain no whitespace")
+        return v
 
 
 class SegmentDraft(TypedDict):
@@ -494,6 +519,50 @@ class Provider:
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
         return results
+
+    def checked_write(
+        self,
+        path: str,
+        *,
+        read: Callable[[], T],
+        holds: Callable[[T], bool],
+        not_applied: Callable[[BaseException], BaseException | None] | None = None,
+        strict: str | None = None,
+        **kwargs: Any,
+    ) -> T:
+        """POST a write whose result is checked by reading it back; returns what ``read()``
+        gives after the write (``kwargs`` go to :meth:`Session.post
+        <segmentkit.http.session.Session.post>`).
+
+        When the outcome is unknown (no answer, a 5xx, an unreadable answer), ``read()`` is
+        asked before any re-send (:meth:`Retry.after <segmentkit.http.session.Retry.after>`):
+        when ``holds`` its result the write was applied and is not sent again; otherwise
+        ``not_applied(exc)`` may return the error to raise instead (e.g. a known server bug
+        that applies nothing), else the session sends it again within its retry budget.
+        ``strict`` describes what was sent: a read-back that does not hold it after an answered
+        write is then :class:`UnexpectedResponseError`; without it the caller judges the
+        read-back (the membership engine detects members a platform dropped)."""
+        applied: list[T] = []
+
+        def lookup(exc: BaseException) -> Any:
+            now = read()
+            if holds(now):
+                applied.append(now)
+                return True
+            error = not_applied(exc) if not_applied is not None else None
+            if error is not None:
+                raise error from exc
+            return None  # provably not applied: the session sends it again
+
+        self.http.post(path, retry=Retry.after(lookup), **kwargs)
+        result = applied[-1] if applied else read()
+        if strict is not None and not holds(result):
+            raise UnexpectedResponseError(
+                f"the platform answered the write to {path} as done but it does not hold what "
+                f"was sent ({strict})",
+                provider=self.name,
+            )
+        return result
 
     def stream_pages(
         self,

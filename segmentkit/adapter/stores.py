@@ -15,9 +15,9 @@ turns an adapter into a store), and ``BatchStore.max_batch`` is a data member, w
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 from ..http.paging import walk_pages
 from ..models import Recipient
@@ -31,11 +31,13 @@ __all__ = [
     "MemberSetStore",
     "PerMemberStore",
     "Refusal",
+    "first_key",
     "store_shape",
 ]
 
 #: A member key as the platform stores it (66text: E.164 phone for bulk, contact id for custom).
 Key = Hashable
+K = TypeVar("K", bound=Hashable)
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,21 @@ class Refusal:
     """Why one recipient cannot become (or be matched to) a member key."""
 
     reason: str
+
+
+def first_key(
+    recipients: Sequence[Recipient],
+    *ways: Callable[[Recipient], K | Refusal | None],
+    otherwise: Callable[[Recipient], K | Refusal | None] = lambda r: None,
+) -> list[K | Refusal | None]:
+    """:meth:`MemberSetStore.member_keys`' usual shape: for each recipient the first of
+    ``ways`` (tried in order: e.g. by phone, then by id) that gives a key or a
+    :class:`Refusal`, else ``otherwise(recipient)`` (``None``: it names no member)."""
+    out: list[K | Refusal | None] = []
+    for r in recipients:
+        found = next((k for way in ways if (k := way(r)) is not None), None)
+        out.append(found if found is not None else otherwise(r))
+    return out
 
 
 @dataclass(frozen=True)

@@ -17,15 +17,22 @@ each time; these helpers name them once:
 * :func:`profile_fields` — free-form contact attributes split into the neutral profile fields
   and the rest;
 * :func:`phone_entry` — a stored phone number as a member key: E.164 when it is valid, else
-  as stored;
+  as stored; :func:`phone_key` its key alone, :func:`phone_keys` — a stored list of them,
+  de-duplicated in order; :func:`has_profile` — whether a recipient carries more than that;
+* :func:`indexed_fields` — parallel PHP form arrays (``key[0]``, ``value[0]``, ``key[1]`` …);
+* :func:`compare` — a one-value rule evaluated client-side the way a SQL platform does
+  (case-sensitive text, :func:`sql_number` numbers);
 * :class:`RuleDialect` — which neutral :class:`~segmentkit.models.Rule` operators and fields a
   platform can express, with its limits; :meth:`RuleDialect.to_native` raises
   :class:`~segmentkit.errors.UnsupportedOperationError` naming the rule *before* any request,
   :meth:`RuleDialect.from_native` maps stored conditions back, :meth:`RuleDialect.from_arrays`
-  whole lists of them stored as parallel arrays (PHP form fields).
+  whole lists of them stored as parallel arrays (PHP form fields); :class:`CodeList` declares
+  rule fields stored as lists of codes (``country in [IT, FR]``), :meth:`RuleDialect.split`
+  and :meth:`RuleDialect.from_lists` translate them.
 
 Use them as ``field_validator(..., mode="before")`` bodies, or through the ready-made
-``Annotated`` markers :data:`AS_OBJECT`, :data:`AS_LIST`, :data:`AS_UTC`, :data:`AS_TEXT`::
+``Annotated`` markers :data:`AS_OBJECT`, :data:`AS_LIST`, :data:`AS_UTC`, :data:`AS_TEXT`,
+:data:`AS_FLAG`::
 
     class WireSegment(WireModel):
         settings: Annotated[WireSettings, AS_OBJECT]
@@ -37,8 +44,9 @@ from __future__ import annotations
 import functools
 import html
 import json
+import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, TypeVar
@@ -47,22 +55,31 @@ import pydantic
 from pydantic import BaseModel, BeforeValidator, ConfigDict, TypeAdapter
 
 from ..errors import InvalidRecipientError, UnexpectedResponseError, UnsupportedOperationError
-from ..models import Match, Operator, Rule, normalize_email, normalize_phone
+from ..models import Match, Operator, Recipient, Rule, normalize_email, normalize_phone
 
 __all__ = [
+    "AS_FLAG",
     "AS_LIST",
     "AS_OBJECT",
     "AS_TEXT",
     "AS_UTC",
     "PROFILE_KEYS",
+    "CodeList",
     "NativeRule",
     "RuleDialect",
     "WireModel",
+    "compare",
+    "has_profile",
+    "indexed_fields",
     "json_list",
+    "lax_flag",
     "lax_text",
     "phone_entry",
+    "phone_key",
+    "phone_keys",
     "php_object",
     "profile_fields",
+    "sql_number",
     "string_list",
     "unescape_html",
     "utc_datetime",
@@ -70,6 +87,7 @@ __all__ = [
 ]
 
 _SPACES = re.compile(r"\s+")
+_CODE = re.compile(r"[A-Z]{2}")
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -152,12 +170,19 @@ def lax_text(value: Any) -> Any:
     return "" if value is None else str(value) if isinstance(value, int | float) else value
 
 
-#: ``Annotated`` markers applying :func:`php_object`, :func:`json_list`, :func:`utc_datetime`
-#: and :func:`lax_text` before a field is validated.
+def lax_flag(value: Any) -> Any:
+    """A boolean field sent as ``null`` or ``""`` (PHP's unset flag) → ``False``; other values
+    are left to pydantic's lax bool (``0``/``1``, ``"0"``/``"1"``, ``true``/``false``)."""
+    return False if value is None or value == "" else value
+
+
+#: ``Annotated`` markers applying :func:`php_object`, :func:`json_list`, :func:`utc_datetime`,
+#: :func:`lax_text` and :func:`lax_flag` before a field is validated.
 AS_OBJECT = BeforeValidator(php_object)
 AS_LIST = BeforeValidator(json_list)
 AS_UTC = BeforeValidator(utc_datetime)
 AS_TEXT = BeforeValidator(lax_text)
+AS_FLAG = BeforeValidator(lax_flag)
 
 
 @dataclass(frozen=True)
@@ -167,6 +192,16 @@ class NativeRule:
     field: str
     condition: str
     value: str
+
+
+@dataclass(frozen=True)
+class CodeList:
+    """A rule field the platform stores as a list of two-letter codes instead of a condition
+    (e.g. a contact's country): ``native`` names the stored list, ``codes`` the accepted codes
+    (``None``: any ISO 3166 alpha-2 shaped code). Its rules take ``in``/``equals``."""
+
+    native: str
+    codes: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -182,7 +217,9 @@ class RuleDialect:
     * ``max_rules``, ``key_max``, ``value_max`` — the platform's limits (``None``: none);
     * ``name`` — the platform, for messages; ``reference`` — where the rules are documented;
     * ``fold`` — stored conditions are matched ignoring case and runs of spaces (for
-      platforms whose conditions are labels typed in a web UI, e.g. ``"Is  After"``).
+      platforms whose conditions are labels typed in a web UI, e.g. ``"Is  After"``);
+    * ``lists`` — rule field (lower case) → :class:`CodeList`, for fields stored as code lists
+      (:meth:`split`, :meth:`from_lists`).
 
     Each rule compares one field with one value; rules the table cannot express raise
     :class:`UnsupportedOperationError` naming the rule, before any request.
@@ -197,6 +234,7 @@ class RuleDialect:
     value_max: int | None = None
     reference: str = ""
     fold: bool = False
+    lists: Mapping[str, CodeList] = field(default_factory=dict)
     _conditions: Mapping[str, Operator] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -210,13 +248,57 @@ class RuleDialect:
         """The error for ``what``, with ``hint`` (or the dialect's reference)."""
         return UnsupportedOperationError(self.name, what, hint or self.reference)
 
-    def to_native(self, rules: Sequence[Rule], match: Match = "all") -> list[NativeRule]:
-        """``rules`` in the platform's terms, or raise naming the first rule it cannot say."""
+    def _check_match(self, rules: Sequence[Rule], match: Match) -> None:
         if match == "any" and len(rules) > 1 and not self.any_of:
             raise self.unsupported(
                 "a segment matching ANY of several rules",
                 f"{self.name} segments AND every condition. {self.reference}".strip(),
             )
+
+    def split(
+        self, rules: Sequence[Rule], match: Match = "all"
+    ) -> tuple[list[NativeRule], dict[str, list[str]]]:
+        """``rules`` in the platform's terms: the conditions (:meth:`to_native`) and the code
+        lists (``CodeList.native`` → codes, upper-cased, de-duplicated in order), or raise
+        naming the first rule it cannot say. A code-list field takes one rule."""
+        self._check_match(rules, match)
+        conditions: list[Rule] = []
+        codes: dict[str, list[str]] = {}
+        for rule in rules:
+            target = self.lists.get(rule.field.lower())
+            if target is None:
+                conditions.append(rule)
+                continue
+            label = describe(rule)
+            if rule.operator not in (Operator.in_, Operator.equals) or not rule.values:
+                hint = f"{rule.field} rules take 'in' or 'equals' with ISO codes."
+                raise self.unsupported(label, hint)
+            listed = [v.strip().upper() for v in rule.values]
+            known = target.codes
+            if any(not _CODE.fullmatch(c) or (known and c not in known) for c in listed):
+                raise self.unsupported(label, "codes must be ISO alpha-2 / continent codes.")
+            if target.native in codes:
+                raise self.unsupported(label, f"only one {rule.field} rule is possible.")
+            codes[target.native] = list(dict.fromkeys(listed))
+        return self.to_native(conditions), codes
+
+    def from_lists(self, stored: Mapping[str, Sequence[str] | None]) -> list[Rule]:
+        """Stored code lists (``CodeList.native`` → codes) → ``in`` rules, in the order of
+        :attr:`lists`; empty or absent lists give no rule."""
+        return [
+            Rule(
+                field=name,
+                operator=Operator.in_,
+                values=tuple(codes),
+                native_operator=target.native,
+            )
+            for name, target in self.lists.items()
+            if (codes := stored.get(target.native))
+        ]
+
+    def to_native(self, rules: Sequence[Rule], match: Match = "all") -> list[NativeRule]:
+        """``rules`` in the platform's terms, or raise naming the first rule it cannot say."""
+        self._check_match(rules, match)
         if self.max_rules is not None and len(rules) > self.max_rules:
             raise self.unsupported(
                 f"more than {self.max_rules} rules", f"the platform keeps {self.max_rules}."
@@ -292,6 +374,46 @@ class RuleDialect:
         return tuple(rules)
 
 
+#: One-value text comparisons, case-sensitive (:func:`compare`).
+_TEXT_TESTS: dict[Operator, Callable[[str, str], bool]] = {
+    Operator.equals: lambda s, w: s == w,
+    Operator.not_equals: lambda s, w: s != w,
+    Operator.contains: lambda s, w: w in s,
+    Operator.not_contains: lambda s, w: w not in s,
+    Operator.starts_with: lambda s, w: s.startswith(w),
+    Operator.not_starts_with: lambda s, w: not s.startswith(w),
+    Operator.ends_with: lambda s, w: s.endswith(w),
+    Operator.not_ends_with: lambda s, w: not s.endswith(w),
+}
+
+
+def sql_number(text: str) -> float:
+    """``text`` as a number the way SQL servers compare a text column with a number: what does
+    not parse (and infinities, NaN) is 0."""
+    try:
+        number = float(text.strip())
+    except ValueError:
+        return 0.0
+    return number if math.isfinite(number) else 0.0
+
+
+def compare(
+    operator: Operator, stored: str, wanted: str, *, number: Callable[[str], float] = sql_number
+) -> bool:
+    """Whether a platform holding ``stored`` would say it satisfies ``operator`` with
+    ``wanted``, for one-value rules evaluated client-side: text operators compare the strings
+    **case-sensitively** (as a binary collation does); ``greater_than``/``less_than`` compare
+    ``number(...)`` of both. Other operators (``in``, ``between``, …) are ``ValueError``."""
+    if operator is Operator.greater_than:
+        return number(stored) > number(wanted)
+    if operator is Operator.less_than:
+        return number(stored) < number(wanted)
+    test = _TEXT_TESTS.get(operator)
+    if test is None:
+        raise ValueError(f"{operator.value!r} is not a one-value comparison")
+    return test(stored, wanted)
+
+
 def describe(rule: Rule) -> str:
     """``rule`` named for a message: ``rule city equals ['Roma']``."""
     return f"rule {rule.field} {rule.operator.value} {list(rule.values)}"
@@ -330,6 +452,16 @@ def validate_items(
         ) from None
 
 
+def indexed_fields(rows: Iterable[Sequence[str]], *names: str) -> list[tuple[str, str]]:
+    """Rows of values as parallel PHP form arrays: ``indexed_fields([("a", "1")], "key",
+    "value")`` → ``[("key[0]", "a"), ("value[0]", "1")]``, row by row."""
+    return [
+        (f"{name}[{i}]", value)
+        for i, row in enumerate(rows)
+        for name, value in zip(names, row, strict=True)
+    ]
+
+
 def phone_entry(phone: str) -> tuple[str, bool]:
     """A stored phone number as a member key: ``(E.164, True)`` when
     :func:`~segmentkit.models.normalize_phone` accepts it, else ``(phone as stored, False)``
@@ -340,8 +472,31 @@ def phone_entry(phone: str) -> tuple[str, bool]:
         return phone, False
 
 
+def phone_key(phone: str) -> str:
+    """A stored phone number as a member key: E.164 when valid, else as stored."""
+    return phone_entry(phone)[0]
+
+
+def phone_keys(numbers: Iterable[str | None]) -> dict[str, bool]:
+    """Stored phone numbers as member keys (:func:`phone_entry`), de-duplicated in stored
+    order, blanks skipped: key → whether the normaliser accepted one number with that key."""
+    keys: dict[str, bool] = {}
+    for number in numbers:
+        if number:
+            key, valid = phone_entry(number)
+            keys[key] = keys.get(key, False) or valid
+    return keys
+
+
 #: Recipient fields a platform may keep among a contact's free-form attributes.
 PROFILE_KEYS = ("email", "first_name", "last_name")
+
+
+def has_profile(recipient: Recipient) -> bool:
+    """Whether ``recipient`` carries more than its identity: a name, profile fields or
+    attributes (what a member list that stores bare phones or addresses would drop)."""
+    r = recipient
+    return bool(r.name or r.first_name or r.last_name or r.email or r.attributes)
 
 
 def profile_fields(attributes: Mapping[Any, Any]) -> tuple[dict[str, str], dict[str, str]]:

@@ -11,18 +11,24 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import UnexpectedResponseError
 from ..events import PageFetched
+from ..models import Page, Segment, SegmentQuery
 from .paging import MAX_PAGES, PageNumber, RepeatGuard, _dig
 from .session import Session
 
 __all__ = ["EnvelopePage", "EnvelopePages"]
 
 _PAGE_IN_LINK = re.compile(r"[?&]page=(\d+)")
+
+
+def _ids(items: Iterable[dict[str, Any]], key: str) -> list[int]:
+    """The numeric ``key`` of each item that has one, in order."""
+    return [int(i) for i in (str(item.get(key)) for item in items) if i.isdigit()]
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,23 @@ class EnvelopePage:
     total_pages: int | None
     total: int | None
     next_page: int | None
+
+    def segment_page(self, segments: list[Segment], query: SegmentQuery) -> Page[Segment]:
+        """This page's ``segments`` (its items, mapped) as a :class:`Page` numbered like it,
+        for a server that may ignore the query's filters and order: when asked they are applied
+        here with the reference semantics, and the total is dropped (the server counted the
+        unfiltered listing). An order across pages is the client's: it reads every page and
+        sorts once."""
+        if query.has_filters or query.order_by is not None:
+            segments = query.apply(segments)
+        total = None if query.has_filters else self.total
+        return Page(
+            items=segments,
+            page=self.number,
+            total_pages=self.total_pages,
+            total=total,
+            next_page=self.next_page,
+        )
 
 
 @dataclass(frozen=True)
@@ -140,6 +163,59 @@ class EnvelopePages(PageNumber):
             previous = page.items
             yield dataclasses.replace(page, items=items)
             number = page.next_page
+
+    def search(
+        self,
+        http: Session,
+        path: str,
+        value: str,
+        field: str,
+        params: Mapping[str, Any],
+        *,
+        size: int | None = None,
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """The first page of a server-side search for ``value`` (``params`` ask for it), and
+        whether the server honoured it: the answer fits one page and every item's ``field``
+        contains ``value`` (a server may ignore the search and list everything)."""
+        page = self.read(http, path, self.first, size, params)
+        honoured = page.next_page is None and all(
+            value in str(item.get(field) or "") for item in page.items
+        )
+        return page.items, honoured
+
+    def newest_id(self, http: Session, path: str, *, size: int = 10, key: str = "id") -> int:
+        """The highest numeric ``key`` listed so far (0: none), for a listing that shows the
+        newest first by default: page 1, and the last page too when page 1 is not descending
+        (an account may have chosen another order)."""
+        first = self.read(http, path, self.first, size)
+        ids = _ids(first.items, key)
+        newest = max(ids, default=0)
+        if first.total_pages and first.total_pages > 1 and ids != sorted(ids, reverse=True):
+            newest = max([newest, *_ids(self.read(http, path, first.total_pages, size).items, key)])
+        return newest
+
+    def ids_where(
+        self,
+        http: Session,
+        path: str,
+        where: Callable[[dict[str, Any]], bool],
+        params: Mapping[str, Any] | None = None,
+        *,
+        above: int = 0,
+        size: int | None = None,
+        key: str = "id",
+    ) -> list[int]:
+        """The numeric ``key`` of every listed item above ``above`` for which ``where(item)``
+        holds, reading every page (``params`` may narrow the listing, e.g. a server-side
+        search; ``where`` re-checks, since a server may ignore it). With ids that only grow,
+        the items a lost create made are those above the newest id known before it."""
+        found: list[int] = []
+        for page in self.walk(http, path, size, params):
+            for item in page.items:
+                ident = str(item.get(key))
+                if ident.isdigit() and int(ident) > above and where(item):
+                    found.append(int(ident))
+        return found
 
     @staticmethod
     def _int(http: Session, body: Any, where: str | None, path: str) -> int | None:

@@ -16,7 +16,6 @@ from ..errors import APIError, SegmentkitError
 
 __all__ = [
     "Created",
-    "fetch_many",
     "find_by_key",
     "find_or_create",
     "find_or_create_many",
@@ -28,37 +27,6 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 R = TypeVar("R")
 I = TypeVar("I", int, str)  # noqa: E741 - a platform id
-
-
-def fetch_many(
-    keys: Iterable[K],
-    get_one: Callable[[K], V | None],
-    scan: Callable[[], Iterator[Mapping[K, V]]],
-    *,
-    pages: int | None,
-) -> dict[K, V]:
-    """The objects for ``keys``: one ``get_one`` per key when that takes fewer requests than
-    ``pages`` pages of ``scan``; else the pages, stopping as soon as every key is found.
-    ``get_one`` returns ``None`` for a key that does not exist; absent keys are left out."""
-    wanted = list(dict.fromkeys(keys))
-    found: dict[K, V] = {}
-    if not wanted:
-        return found
-    if pages is not None and len(wanted) <= pages:
-        for key in wanted:
-            value = get_one(key)
-            if value is not None:
-                found[key] = value
-        return found
-    remaining = set(wanted)
-    for page in scan():
-        for key, value in page.items():
-            if key in remaining:
-                found[key] = value
-                remaining.discard(key)
-        if not remaining:
-            break
-    return found
 
 
 def find_or_create(

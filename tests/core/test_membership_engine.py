@@ -515,27 +515,6 @@ def test_waits_are_reported_and_an_interrupt_wakes_the_session() -> None:
 # ---------------------------------------------------------------------------------- resolve
 
 
-def test_fetch_many_picks_the_cheaper_way_and_stops_scanning_early() -> None:
-    from segmentkit.membership.resolve import fetch_many
-
-    gets: list[int] = []
-    pages_read: list[int] = []
-
-    def get_one(k: int) -> str | None:
-        gets.append(k)
-        return None if k == 3 else f"v{k}"
-
-    def scan() -> Any:
-        for n in range(10):
-            pages_read.append(n)
-            yield {k: f"v{k}" for k in range(n * 10, n * 10 + 10)}
-
-    assert fetch_many([1, 3, 1], get_one, scan, pages=5) == {1: "v1"}
-    assert gets == [1, 3], "two keys cost two GETs, fewer than five pages"
-    assert fetch_many(range(12), get_one, scan, pages=10) == {k: f"v{k}" for k in range(12)}
-    assert pages_read == [0, 1], "the scan stops once every key is found"
-
-
 def test_find_or_create_looks_before_creating_and_hands_create_the_lookup() -> None:
     from segmentkit.membership.resolve import find_or_create
 
