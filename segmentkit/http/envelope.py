@@ -100,8 +100,8 @@ class ErrorRules:
 
     ``text_status`` maps a carried status sent as a JSON *string* (e.g. ``"401"``) to a class
     that wins over every rule but ``classify``, on a 2xx answer or one with that same HTTP
-    status (66text sends the string only for a missing or malformed Bearer header, whatever
-    the title's language, API-SPEC 1.3).
+    status; the error carries the first message, else ``HTTP <status>`` (66text sends the
+    string only for a missing or malformed Bearer header, in any language, API-SPEC 1.3).
     """
 
     status: Mapping[int, type[APIError]] = field(default_factory=dict)
@@ -127,9 +127,9 @@ class ErrorRules:
             text = sent.strip() if isinstance(sent, str) else ""
             texted = self.text_status.get(text) if text else None
             if texted is not None and (status < 300 or str(status) == text):
-                messages, fields = self.extract(body)
+                messages, _ = self.extract(body)
                 number = int(text) if text.isdigit() else None
-                return texted(status_code=number, messages=messages, field_errors=fields)
+                return texted(messages[0] if messages else f"HTTP {text}", status_code=number)
         if self.keep_transient and (status == 429 or status >= 500):
             messages, fields = self.extract(body)
             kept = self.status.get(status) or error_class_for_status(status)
