@@ -155,7 +155,7 @@ def find_or_create_many(
     return out
 
 
-@dataclass(frozen=True)
+@dataclass
 class Directory(Generic[K, V, I]):
     """One declaration of how a platform's objects (e.g. 66text contacts) are found for member
     keys, wiring :func:`find_by_key`, :func:`gather` and :func:`find_or_create_many` to it:
