@@ -1,5 +1,5 @@
 """66text wire mapping: wire models, their mapping to neutral models, the settings form and
-the error envelope. Private to the adapter; comments cite ``shared/providers/API-SPEC.md``."""
+the error titles. Private to the adapter; comments cite ``shared/providers/API-SPEC.md``."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-import requests
 from pydantic import Field
 
 from segmentkit.adapter.query import QueryParams
+from segmentkit.adapter.stores import kept_subset
 from segmentkit.adapter.wire import (
     AS_FLAG,
     AS_LIST,
@@ -253,44 +253,15 @@ class Desired:
         return out
 
     def kept_by(self, wire: WireSegment, before: WireSegment | None = None) -> bool:
-        """Whether ``wire`` holds these settings. For ``custom`` the platform drops unknown
-        and opted-out ids, so a subset counts when the stored ids visibly changed."""
+        """Whether ``wire`` holds these settings (read back after a write over ``before``)."""
         if wire.type != self.type:
             return False
         s = wire.settings
         if self.type == "bulk":
             return set(phone_keys(s.phone_numbers)) == set(self.phones)
-        if self.type == "custom":
-            stored, sent = set(s.contacts_ids), set(self.ids)
-            if stored == sent:
-                return True
-            changed = before is None or (
-                stored != set(before.settings.contacts_ids)
-                or wire.last_datetime != before.last_datetime
-            )
-            return stored <= sent and changed
+        if self.type == "custom":  # the platform drops unknown and opted-out ids (1.6)
+            old = before.settings.contacts_ids if before is not None else None
+            moved = before is not None and wire.last_datetime != before.last_datetime
+            return kept_subset(s.contacts_ids, self.ids, old, touched=moved)
         as_sets = {k: set(v) for k, v in self.lists.items()}
         return s.filters() == self.filters and {k: set(v) for k, v in s.lists().items()} == as_sets
-
-
-# ---------------------------------------------------------------------------------- errors
-
-
-def first_error(body: Any) -> tuple[str, Any]:
-    """(title, status as sent) of the first entry of an ``errors`` envelope (API-SPEC 1.3)."""
-    errors = body.get("errors") if isinstance(body, dict) else None
-    first = errors[0] if isinstance(errors, list) and errors else None
-    if not isinstance(first, dict):
-        return "", None
-    return str(first.get("title") or ""), first.get("status")
-
-
-def classify(response: requests.Response, body: Any) -> APIError | None:
-    """``status`` sent as the *string* ``"401"`` only happens for a missing or malformed
-    Bearer header, whatever the title's language → :class:`AuthenticationError` (1.3)."""
-    title, raw_status = first_error(body)
-    if not (isinstance(raw_status, str) and raw_status.strip() == "401"):
-        return None
-    if response.status_code not in (200, 401):
-        return None
-    return AuthenticationError(title or "HTTP 401", status_code=401)

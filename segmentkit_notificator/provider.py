@@ -3,7 +3,8 @@ cited by section); wire mapping in :mod:`._wire`, filter semantics in :mod:`._fi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from functools import partial
 from typing import Any
 
 import requests
@@ -18,7 +19,7 @@ from segmentkit.adapter import (
     SegmentDraft,
 )
 from segmentkit.adapter.base import BearerKey
-from segmentkit.adapter.stores import first_key
+from segmentkit.adapter.stores import first_key, numeric_id
 from segmentkit.adapter.wire import PROFILE_KEYS, has_profile, indexed_fields, phone_key, phone_keys
 from segmentkit.errors import (
     APIError,
@@ -36,7 +37,7 @@ from segmentkit.http import ErrorRules, RateLimit, Retry
 from segmentkit.http.keyproof import KeyProof
 from segmentkit.http.numbered import EnvelopePages
 from segmentkit.membership import segment_lock
-from segmentkit.membership.resolve import Created, find_by_key, find_or_create_many, gather
+from segmentkit.membership.resolve import Created, Directory
 from segmentkit.models import Match, Page, Recipient, Rule, Segment, SegmentQuery
 
 from . import _wire as w
@@ -58,10 +59,6 @@ _Contact = tuple[w.WireContact, dict[str, Any]]  # a contact and the object it w
 
 def _data(body: Any) -> Any:
     return body.get("data") if isinstance(body, dict) else None
-
-
-def _numeric(ident: str | None) -> bool:
-    return bool(ident and ident.isascii() and ident.isdigit())
 
 
 class NotificatorProvider(Provider, MemberSetStore):
@@ -89,10 +86,23 @@ class NotificatorProvider(Provider, MemberSetStore):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._key = KeyProof(auth_messages=(w.T_NO_BEARER, w.T_NO_ACCESS))
+        # A status sent as the string "401" is about the Bearer header only (API-SPEC 1.3).
+        self._key = KeyProof(
+            auth_messages=(w.T_NO_BEARER, w.T_NO_ACCESS),
+            message_at="errors.0.title",
+            text_status_at="errors.0.status",
+        )
         # Contacts created for member keys, kept when the write fails (API-SPEC 1.7).
         self._created = Created()
         self._newest_id: int | None = None  # the highest segment id seen
+        # Contacts by E.164 phone (searched, else paged: v2.0.1 ignores search, 1.5) or by id.
+        self._directory: Directory[str, _Contact, int] = Directory(
+            key_of=lambda c: phone_key(c[0].phone_number or ""),
+            id_of=lambda c: c[0].id,
+            get_one=self._contact,
+            pages=self._contact_pages,
+            search=self._search_contacts,
+        )
 
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.secret('api_key')}"}
@@ -111,15 +121,14 @@ class NotificatorProvider(Provider, MemberSetStore):
         messages=[(w.QUOTA, QuotaExceededError)],
         success=lambda body: not (isinstance(body, dict) and "errors" in body),
         carried_status="errors.0.status",  # an `errors` envelope inside HTTP 2xx
-        classify=w.classify,
+        # The string "401": a missing or malformed Bearer header, in any language (1.3).
+        text_status={"401": AuthenticationError},
     )
 
     def error_from_response(self, response: requests.Response, body: Any) -> APIError | None:
         """:attr:`errors`; once the key worked, an unknown 401 title on a write is the input or
-        the plan's limits refused (API-SPEC 1.3). A string status is about the Bearer header."""
-        title, raw_status = w.first_error(body)
-        error = super().error_from_response(response, body)
-        return self._key.judge(response, error, title, auth_only=isinstance(raw_status, str))
+        the plan's limits refused (API-SPEC 1.3)."""
+        return self._key.judge_body(response, super().error_from_response(response, body), body)
 
     # ------------------------------------------------------------------ segments (API-SPEC 1.6)
 
@@ -130,16 +139,9 @@ class NotificatorProvider(Provider, MemberSetStore):
         # v2.0.1 ignores the filters and order_by (API-SPEC 1.5): applied to the page here.
         return got.segment_page(list(map(w.to_segment, wires, got.items)), query)
 
-    def _path(self, segment_id: str) -> str:
-        if not segment_id.isdigit():
-            # The platform casts path ids with (int): anything else is 0 → 404 (1.1).
-            raise NotFoundError(
-                f"segment id {segment_id!r} is not a number", provider=self.name, status_code=404
-            )
-        return f"segments/{segment_id}"
-
     def _get_wire(self, segment_id: str) -> tuple[w.WireSegment, dict[str, Any]]:
-        data = _data(self.http.get(self._path(segment_id)))
+        # The platform casts path ids with (int): anything else is 0 → 404 (1.1).
+        data = _data(self.http.get(self.numeric_path("segments", segment_id, "segment")))
         return self.parse(w.WireSegment, data, what="segment"), data or {}
 
     def get_segment(self, segment_id: str) -> Segment:
@@ -183,13 +185,10 @@ class NotificatorProvider(Provider, MemberSetStore):
             self._newest_id = _PAGES.newest_id(self.http, "segments")
         floor = self._newest_id
 
-        def named(raw: dict[str, Any]) -> bool:
-            return raw.get("name") == stored  # searched below, but v2.0.1 ignores it (1.5)
-
         def lookup(exc: BaseException) -> Any:
-            search = {"search": stored, "search_by": "name"}
+            search = {"search": stored, "search_by": "name"}  # v2.0.1 ignores it (1.5)
             ours = stored and _PAGES.ids_where(
-                self.http, "segments", named, search, above=floor, size=1000
+                self.http, "segments", {"name": stored}, search, above=floor, size=1000
             )
             return {"data": {"id": max(ours)}} if ours else None
 
@@ -248,16 +247,15 @@ class NotificatorProvider(Provider, MemberSetStore):
 
     def delete_segment(self, segment_id: str) -> None:
         # 200 with an empty body (API-SPEC 1.6).
-        self.http.delete(self._path(segment_id), allow_empty=True, gone_ok=True)
+        path = self.numeric_path("segments", segment_id, "segment")
+        self.http.delete(path, allow_empty=True, gone_ok=True)
 
     # ------------------------------------------------------------------ contacts (API-SPEC 1.7)
 
     def _contact(self, contact_id: int) -> _Contact | None:
-        try:
-            data = _data(self.http.get(f"contacts/{contact_id}"))
-        except NotFoundError:
-            return None
-        return self.parse(w.WireContact, data, what="contact"), data
+        body = self.http.get(f"contacts/{contact_id}", absent_ok=True)  # 404: no such contact
+        data = _data(body)
+        return None if body is None else (self.parse(w.WireContact, data, what="contact"), data)
 
     def _contact_pages(self) -> Iterator[tuple[list[_Contact], int]]:
         """Every contact, 1000 a page, with the number of pages left after each."""
@@ -269,25 +267,16 @@ class NotificatorProvider(Provider, MemberSetStore):
         wires = self.parse_items(w.WireContact, items, what="contacts list")
         return list(zip(wires, items, strict=True))
 
-    def _find_contacts(self, phones: Iterable[str]) -> dict[str, _Contact]:
-        """Contacts by E.164 phone: searched, or paged when v2.0.1 ignores search (1.5)."""
-
-        def search(phone: str) -> tuple[list[_Contact], bool]:
-            params = {"search": phone, "search_by": "phone_number"}
-            items, honoured = _PAGES.search(
-                self.http, "contacts", phone, "phone_number", params, size=1000
-            )
-            return self._contacts(items), honoured
-
-        return find_by_key(
-            phones,
-            key_of=lambda c: phone_key(c[0].phone_number or ""),
-            search=search,
-            pages=lambda: (contacts for contacts, _ in self._contact_pages()),
+    def _search_contacts(self, phone: str) -> tuple[list[_Contact], bool]:
+        """Page 1 of a search by phone, and whether the server honoured it (API-SPEC 1.5)."""
+        params = {"search": phone, "search_by": "phone_number"}
+        items, honoured = _PAGES.search(
+            self.http, "contacts", phone, "phone_number", params, size=1000
         )
+        return self._contacts(items), honoured
 
     def _create_contact(
-        self, r: Recipient, lookup: Callable[[], Any], record: bool
+        self, r: Recipient, lookup: Callable[[], Any], *, record: bool
     ) -> _Contact | Refusal:
         phone = r.phone or ""
         params = dict(r.attributes)
@@ -326,10 +315,8 @@ class NotificatorProvider(Provider, MemberSetStore):
     ) -> dict[str, _Contact | Refusal]:
         """A contact (or refusal) per phone: found, else created (paced by the session, 1.4)."""
         by_phone = {r.phone: r for r in recipients if r.phone}
-        return find_or_create_many(
-            by_phone,
-            self._find_contacts,
-            lambda phone, lookup: self._create_contact(by_phone[phone], lookup, record),
+        return self._directory.find_or_create(
+            by_phone, partial(self._create_contact, record=record)
         )
 
     # ------------------------------------------------------------------ recipients
@@ -352,18 +339,7 @@ class NotificatorProvider(Provider, MemberSetStore):
         phones = phone_keys(s.phone_numbers) if bulk else {}  # key → normalize_phone accepted
         ids = set(s.contacts_ids)
         want: set[Any] = set(phones) if bulk else ids
-
-        def key_of(c: _Contact) -> Hashable:
-            return phone_key(c[0].phone_number or "") if bulk else c[0].id
-
-        found = gather(
-            want,
-            ids,
-            key_of=key_of,
-            id_of=lambda c: c[0].id,
-            get_one=self._contact,
-            scan=self._contact_pages(),
-        )
+        found = self._directory.gather(want, ids, by_id=not bulk)  # by phone or by id
         yield from (w.to_recipient(*c) for c in found)
         # Numbers without a contact of this account are members too (bare phones): keys are
         # normalize_phone's output where it accepted them, so no second validation.
@@ -391,7 +367,7 @@ class NotificatorProvider(Provider, MemberSetStore):
     ) -> Sequence[Hashable | Refusal | None]:
         wire: w.WireSegment = current.context
         if wire.type == "bulk":  # members are phones; an id-only recipient's is its contact's
-            ids = {r.id or "" for r in recipients if not r.phone and _numeric(r.id)}
+            ids = {r.id or "" for r in recipients if not r.phone and numeric_id(r) is not None}
             linked = {i: c[0].phone_number for i in ids if (c := self._contact(int(i)))}
             made: dict[str, _Contact | Refusal] = {}
             if create:  # bulk makes bare contacts: make them first so names and fields survive
@@ -410,10 +386,10 @@ class NotificatorProvider(Provider, MemberSetStore):
 
             return first_key(recipients, by_phone, otherwise=unknown)
         if not create:  # by id first, else the contact with the phone
-            found = self._find_contacts(r.phone for r in recipients if r.phone and not r.id)
+            found = self._directory.find(r.phone for r in recipients if r.phone and not r.id)
             return first_key(
                 recipients,
-                lambda r: int(r.id or "") if _numeric(r.id) else None,
+                numeric_id,
                 lambda r: found[r.phone][0].id if r.phone in found else None,
             )
         return self._contact_ids(recipients, member=True)
@@ -434,7 +410,7 @@ class NotificatorProvider(Provider, MemberSetStore):
         keys = first_key(
             recipients,
             by_phone,
-            lambda r: int(r.id or "") if _numeric(r.id) else None,
+            numeric_id,
             otherwise=lambda r: Refusal(f"contact id {r.id!r} is not a number"),
         )
         return [k for k in keys if k is not None]  # `otherwise` always gives one

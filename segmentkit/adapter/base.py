@@ -16,7 +16,8 @@ shape from :mod:`segmentkit.adapter.stores` as a second base class.
 **What an adapter may call**: ``self.http`` (``get``/``post``/``delete``/``request``/
 ``get_items``), ``self.settings``, ``self.name``, :meth:`secret` (only to build auth headers),
 :meth:`unsupported`, :meth:`parse`, :meth:`url`, :meth:`page_fetched`, :meth:`stream_pages`,
-:meth:`paged`, :meth:`segments_page`, :meth:`checked_write`, :attr:`options`.
+:meth:`paged`, :meth:`segments_page`, :meth:`checked_write`, :meth:`numeric_path`,
+:attr:`options`.
 
 **What an adapter overrides**: :meth:`auth_headers` (required), :meth:`list_segments`,
 :meth:`get_segment`, the optional segment operations, :meth:`list_recipients`,
@@ -76,6 +77,7 @@ from typing_extensions import Unpack
 from .._version import CORE_API_VERSION
 from ..errors import (
     APIError,
+    NotFoundError,
     UnexpectedResponseError,
     UnsupportedOperationError,
 )
@@ -379,6 +381,16 @@ class Provider:
     def unsupported(self, operation: str, hint: str = "") -> UnsupportedOperationError:
         """Build the error for an operation this platform's API cannot express."""
         return UnsupportedOperationError(self.name, operation, hint)
+
+    def numeric_path(self, collection: str, ident: str, what: str) -> str:
+        """``collection/ident`` for a platform that casts path ids to integers, where any
+        other id would address id 0: such an id raises :class:`NotFoundError` (a 404 from
+        the platform) before anything is sent. ``what`` names the resource in the error."""
+        if not (ident.isascii() and ident.isdigit()):
+            raise NotFoundError(
+                f"{what} id {ident!r} is not a number", provider=self.name, status_code=404
+            )
+        return f"{collection}/{ident}"
 
     def url(self, path: str) -> str:
         """Absolute URL for ``path`` (relative to ``base_url``; an absolute URL must be on the

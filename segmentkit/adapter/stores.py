@@ -15,7 +15,7 @@ turns an adapter into a store), and ``BatchStore.max_batch`` is a data member, w
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, TypeVar
 
@@ -32,6 +32,8 @@ __all__ = [
     "PerMemberStore",
     "Refusal",
     "first_key",
+    "kept_subset",
+    "numeric_id",
     "store_shape",
 ]
 
@@ -70,6 +72,32 @@ def first_key(
         found = next((k for way in ways if (k := way(r)) is not None), None)
         out.append(found if found is not None else otherwise(r))
     return out
+
+
+def numeric_id(recipient: Recipient) -> int | None:
+    """The recipient's id as an integer when it is all ASCII digits (platforms with numeric
+    ids), else ``None``."""
+    ident = recipient.id
+    return int(ident) if ident and ident.isascii() and ident.isdigit() else None
+
+
+def kept_subset(
+    stored: Collection[Hashable],
+    sent: Collection[Hashable],
+    before: Collection[Hashable] | None,
+    *,
+    touched: bool = False,
+) -> bool:
+    """Whether a read-back ``stored`` holds the keys ``sent`` on a platform that silently
+    drops keys it will not keep (unknown, opted out): all of them, or a subset once the
+    write visibly took effect — the stored keys differ from ``before`` (those read before the
+    write; ``None``: nothing to compare, a subset counts) or ``touched`` (e.g. the segment's
+    update stamp moved)."""
+    stored_set, sent_set = set(stored), set(sent)
+    if stored_set == sent_set:
+        return True
+    changed = before is None or stored_set != set(before) or touched
+    return stored_set <= sent_set and changed
 
 
 @dataclass(frozen=True)

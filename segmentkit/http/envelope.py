@@ -26,7 +26,7 @@ from ..errors import (
 from ..redact import Redactor
 from .retry import server_wait
 
-__all__ = ["Decoder", "ErrorRules", "messages_from_body", "success_field", "text_excerpt"]
+__all__ = ["Decoder", "ErrorRules", "dotted", "messages_from_body", "success_field", "text_excerpt"]
 
 _TAG = re.compile(r"<[^>]+>")
 _SPACE = re.compile(r"\s+")
@@ -97,6 +97,11 @@ class ErrorRules:
     ``carried_status`` names where it carries its own HTTP status (a dotted path, list indices
     allowed, e.g. JSON:API's ``errors.0.status``): then that status (400 when missing or
     unreadable) is classified as if the answer had it.
+
+    ``text_status`` maps a carried status sent as a JSON *string* (e.g. ``"401"``) to a class
+    that wins over every rule but ``classify``, on a 2xx answer or one with that same HTTP
+    status; the error carries the first message, else ``HTTP <status>`` (66text sends the
+    string only for a missing or malformed Bearer header, in any language, API-SPEC 1.3).
     """
 
     status: Mapping[int, type[APIError]] = field(default_factory=dict)
@@ -108,6 +113,7 @@ class ErrorRules:
     extract: MessagesHook = messages_from_body
     keep_transient: bool = False
     carried_status: str | None = None
+    text_status: Mapping[str, type[APIError]] = field(default_factory=dict)
 
     def error_for(self, response: requests.Response, body: Any) -> APIError | None:
         """The error ``body`` (decoded JSON) with ``response``'s status carries, or ``None``."""
@@ -116,6 +122,14 @@ class ErrorRules:
             if found is not None:
                 return found
         status = response.status_code
+        if self.text_status and self.carried_status is not None:
+            sent = dotted(body, self.carried_status)
+            text = sent.strip() if isinstance(sent, str) else ""
+            texted = self.text_status.get(text) if text else None
+            if texted is not None and (status < 300 or str(status) == text):
+                messages, _ = self.extract(body)
+                number = int(text) if text.isdigit() else None
+                return texted(messages[0] if messages else f"HTTP {text}", status_code=number)
         if self.keep_transient and (status == 429 or status >= 500):
             messages, fields = self.extract(body)
             kept = self.status.get(status) or error_class_for_status(status)
@@ -156,7 +170,9 @@ class ErrorRules:
         )
 
 
-def _carried(body: Any, path: str) -> int:
+def dotted(body: Any, path: str) -> Any:
+    """The value at a dotted ``path`` in decoded JSON (list indices allowed, e.g.
+    ``errors.0.title``), or ``None`` when any step is missing."""
     value = body
     for part in path.split("."):
         if isinstance(value, Mapping):
@@ -164,9 +180,13 @@ def _carried(body: Any, path: str) -> int:
         elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
             value = value[int(part)]
         else:
-            return 400
+            return None
+    return value
+
+
+def _carried(body: Any, path: str) -> int:
     try:
-        return int(value) or 400
+        return int(dotted(body, path)) or 400
     except (TypeError, ValueError, OverflowError):
         return 400
 

@@ -9,10 +9,12 @@ translate. A client whose key has already been accepted cannot have a bad key, s
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import Any
 
 import requests
 
 from ..errors import APIError, AuthenticationError, ValidationError
+from .envelope import dotted
 
 __all__ = ["KeyProof"]
 
@@ -22,7 +24,9 @@ class KeyProof:
 
     ``auth_messages`` are the messages the platform sends only for authentication problems
     (they stay :class:`AuthenticationError`); ``refusal`` is the class a 401 on a write
-    (``writes``) becomes once any answer succeeded.
+    (``writes``) becomes once any answer succeeded. For :meth:`judge_body`, ``message_at`` is
+    the dotted path of the message in a decoded body and ``text_status_at`` that of a status
+    which, sent as a JSON string, can only be about the credentials (66text, API-SPEC 1.3).
     """
 
     def __init__(
@@ -31,8 +35,12 @@ class KeyProof:
         auth_messages: Collection[str] = (),
         refusal: type[APIError] = ValidationError,
         writes: Collection[str] = ("POST", "PUT", "PATCH"),
+        message_at: str | None = None,
+        text_status_at: str | None = None,
     ) -> None:
         self.auth_messages = frozenset(auth_messages)
+        self.message_at = message_at
+        self.text_status_at = text_status_at
         self.refusal = refusal
         self.writes = frozenset(writes)
         #: Whether an answer of this client has succeeded (its credentials work).
@@ -69,3 +77,12 @@ class KeyProof:
                 status_code=401,
             )
         return error
+
+    def judge_body(
+        self, response: requests.Response, error: APIError | None, body: Any
+    ) -> APIError | None:
+        """:meth:`judge`, with the message read from ``body`` at ``message_at`` and
+        ``auth_only`` set when ``body`` sends the status at ``text_status_at`` as a string."""
+        message = dotted(body, self.message_at) if self.message_at else None
+        status = dotted(body, self.text_status_at) if self.text_status_at else None
+        return self.judge(response, error, str(message or ""), auth_only=isinstance(status, str))

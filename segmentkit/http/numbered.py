@@ -198,7 +198,7 @@ class EnvelopePages(PageNumber):
         self,
         http: Session,
         path: str,
-        where: Callable[[dict[str, Any]], bool],
+        where: Callable[[dict[str, Any]], bool] | Mapping[str, Any],
         params: Mapping[str, Any] | None = None,
         *,
         above: int = 0,
@@ -206,9 +206,13 @@ class EnvelopePages(PageNumber):
         key: str = "id",
     ) -> list[int]:
         """The numeric ``key`` of every listed item above ``above`` for which ``where(item)``
-        holds, reading every page (``params`` may narrow the listing, e.g. a server-side
-        search; ``where`` re-checks, since a server may ignore it). With ids that only grow,
-        the items a lost create made are those above the newest id known before it."""
+        holds (a mapping: the item has each of its fields with that exact value), reading
+        every page (``params`` may narrow the listing, e.g. a server-side search; ``where``
+        re-checks, since a server may ignore it). With ids that only grow, the items a lost
+        create made are those above the newest id known before it."""
+        if isinstance(where, Mapping):
+            fields = dict(where)
+            where = lambda item: all(item.get(k) == v for k, v in fields.items())  # noqa: E731
         found: list[int] = []
         for page in self.walk(http, path, size, params):
             for item in page.items:

@@ -181,7 +181,8 @@ class Session:
     # ------------------------------------------------------------------ public surface
 
     def get(self, path: str, **kwargs: Any) -> Any:
-        """``GET path``; see :meth:`request`."""
+        """``GET path``; see :meth:`request`. ``absent_ok=True``: a 404 means the resource does
+        not exist and returns ``None``."""
         return self.request("GET", path, **kwargs)
 
     def post(self, path: str, **kwargs: Any) -> Any:
@@ -277,13 +278,15 @@ class Session:
         retry: RetryMode | None = None,
         allow_empty: bool = False,
         gone_ok: bool = False,
+        absent_ok: bool = False,
         idempotent: bool | None = None,
     ) -> Any:
         """Send an authenticated request and return the decoded JSON body.
 
         ``retry`` is :attr:`Retry.safe` (default), :attr:`Retry.never` or
         :meth:`Retry.after`. ``idempotent`` overrides the method's default (GET, HEAD, OPTIONS,
-        PUT, DELETE are). ``allow_empty`` accepts an empty body (returns ``None``). Errors are
+        PUT, DELETE are). ``allow_empty`` accepts an empty body (returns ``None``); ``absent_ok``
+        returns ``None`` for a 404, ``gone_ok`` for a 404 after a retried attempt. Errors are
         from the :mod:`segmentkit.errors` tree.
         """
         method = method.upper()
@@ -312,7 +315,7 @@ class Session:
                 )
                 return self.decoder.decode(response, allow_empty=allow_empty)
             except SegmentkitError as exc:
-                if gone_ok and attempt > 1 and isinstance(exc, NotFoundError):
+                if (absent_ok or (gone_ok and attempt > 1)) and isinstance(exc, NotFoundError):
                     return None
                 if mode.kind == "never":
                     raise

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from ..errors import APIError, SegmentkitError
 
 __all__ = [
     "Created",
+    "Directory",
     "find_by_key",
     "find_or_create",
     "find_or_create_many",
@@ -26,6 +28,7 @@ __all__ = [
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 R = TypeVar("R")
+T = TypeVar("T")
 I = TypeVar("I", int, str)  # noqa: E741 - a platform id
 
 
@@ -133,7 +136,7 @@ def gather(
 def find_or_create_many(
     keys: Iterable[K],
     find: Callable[[Sequence[K]], Mapping[K, V]],
-    create: Callable[[K, Callable[[], V | None]], V | R],
+    create: Callable[[K, Callable[[], V | None]], R],
 ) -> dict[K, V | R]:
     """For each key the object ``find`` returns (one call for all keys), else what
     ``create(key, lookup)`` returns: the object or a refusal. ``lookup`` finds that one key
@@ -150,6 +153,53 @@ def find_or_create_many(
 
             out[key] = create(key, lookup)
     return out
+
+
+@dataclass
+class Directory(Generic[K, V, I]):
+    """One declaration of how a platform's objects (e.g. 66text contacts) are found for member
+    keys, wiring :func:`find_by_key`, :func:`gather` and :func:`find_or_create_many` to it:
+    ``key_of`` gives an object's natural key (e.g. its E.164 phone) and ``id_of`` its platform
+    id; ``get_one(id)`` reads one object (``None``: none has that id); ``pages()`` yields every
+    object a page at a time with the number of pages left after it; ``search(key)`` is the
+    optional server-side search of :func:`find_by_key`."""
+
+    key_of: Callable[[V], K | None]
+    id_of: Callable[[V], I]
+    get_one: Callable[[I], V | None]
+    pages: Callable[[], Iterator[tuple[Sequence[V], int]]]
+    search: Callable[[K], tuple[Sequence[V], bool]] | None = None
+    few: int = 5
+
+    def find(self, keys: Iterable[K]) -> dict[K, V]:
+        """The objects with these natural keys, by key (:func:`find_by_key`)."""
+        pages = self.pages
+        return find_by_key(
+            keys,
+            key_of=self.key_of,
+            pages=lambda: (objects for objects, _ in pages()),
+            search=self.search,
+            few=self.few,
+        )
+
+    def gather(self, want: set[Any], ids: set[I], *, by_id: bool = False) -> Iterator[V]:
+        """:func:`gather`: each object whose natural key (``by_id``: platform id) is in
+        ``want`` once, with the fewest requests."""
+        key_of: Callable[[V], Any] = self.id_of if by_id else self.key_of
+        return gather(
+            want, ids, key_of=key_of, id_of=self.id_of, get_one=self.get_one, scan=self.pages()
+        )
+
+    def find_or_create(
+        self, wanted: Mapping[K, T], create: Callable[[T, Callable[[], V | None]], V | R]
+    ) -> dict[K, V | R]:
+        """:func:`find_or_create_many` over ``wanted`` (natural key → what to create it
+        from): found with one :meth:`find`, else ``create(wanted[key], lookup)``."""
+
+        def make(key: K, lookup: Callable[[], V | None]) -> V | R:
+            return create(wanted[key], lookup)
+
+        return find_or_create_many(wanted, self.find, make)
 
 
 def with_note(exc: SegmentkitError, note: str) -> SegmentkitError:

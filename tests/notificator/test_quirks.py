@@ -513,6 +513,31 @@ def test_create_applied_then_lost_is_not_duplicated(start: Any) -> None:
     assert seg.id == str(max(s.id for s in twins))
 
 
+@pytest.mark.parametrize("profile", PROFILES)
+def test_contact_lookups_and_the_lost_create_lookup_ask_1000_a_page(
+    start: Any, profile: str
+) -> None:
+    """API-SPEC 1.5: without ``results_per_page`` a page holds 25 (1000 is the largest allowed
+    value). The contact search, the contact scan when v2.0.1 ignores the search, and the
+    listing that finds a create whose answer was lost all ask for 1000 a page."""
+    srv = start(profile=profile)
+    srv.platform.add_contact(phone(1), "One")
+    seg = srv.platform.add_segment("c", "custom")
+    client = srv.client()
+    client.recipients.add(str(seg), [Recipient(phone=phone(1)), Recipient(phone=phone(2))])
+    srv.faults.add("applied_then_lost", 1.0, methods=("POST",), path=r"^segments$", limit=1)
+    client.segments.create("twin", recipients=[phone(3)])
+    contacts = srv.log.filter("GET", r"^contacts$")
+    searches = [r for r in contacts if r.query.get("search")]
+    assert [r.query["search_by"] for r in searches] == [["phone_number"]] * len(searches)
+    assert searches, "the contacts were searched"
+    lookups = [r for r in srv.log.filter("GET", r"^segments$") if r.query.get("search")]
+    assert [r.query["search"] for r in lookups] == [["twin"]] * len(lookups)
+    assert lookups, "the lost create was looked up"
+    for record in contacts + lookups:
+        assert record.query["results_per_page"] == ["1000"], record.query
+
+
 def test_create_lost_before_applied_is_sent_again(start: Any) -> None:
     """API-SPEC 1.6: when the lookup finds nothing new, the create is re-sent once."""
     srv = start()

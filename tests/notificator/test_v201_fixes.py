@@ -74,7 +74,7 @@ def test_existing_number_of_this_account_is_looked_up(start: Any) -> None:
     sid = p.add_segment("c", "custom")
     client = srv.client()
     adapter: Any = client.adapter
-    real_find = adapter._find_contacts
+    real_find = adapter._directory.find
     calls: list[int] = []
 
     def find(phones: Any) -> Any:
@@ -85,9 +85,10 @@ def test_existing_number_of_this_account_is_looked_up(start: Any) -> None:
             return {}
         return real_find(phones)
 
-    adapter._find_contacts = find
+    adapter._directory.find = find  # the contacts' one lookup
     result = client.recipients.add(str(sid), [phone(9)])
     assert [o.status for o in result] == [OutcomeStatus.added]
+    assert len(calls) == 2  # the first lookup raced the other writer, the second found it
     made = [c for c in p.contacts.values() if c.phone_number == phone(9)]
     assert len(made) == 1
     assert p.segments[sid].settings["contacts_ids"] == [made[0].id]
