@@ -65,6 +65,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import warnings
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any, ClassVar, TypedDict, TypeVar
@@ -516,9 +517,16 @@ class Provider:
         returning results in input order; ``fn`` should turn its own failures into results.
         A ``KeyboardInterrupt`` cancels the queued calls at once instead of waiting for them.
 
-        Deprecated (adapter API 1.0): concurrency belongs to the core; membership operations
-        use a shape from :mod:`segmentkit.adapter.stores` and the engine runs them
-        concurrently. Kept working until the last built-in caller is gone."""
+        Deprecated (adapter API 1.0), with a ``DeprecationWarning``: concurrency belongs to the
+        core; membership operations use a shape from :mod:`segmentkit.adapter.stores` and the
+        engine runs them concurrently. No built-in adapter calls it; it goes away in 2.0."""
+        warnings.warn(
+            f"{type(self).__name__}.map_concurrent is adapter API 1.0; implement one membership "
+            "shape from segmentkit.adapter.stores and let the engine run writes concurrently "
+            "— this goes away in 2.0",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         workers = min(self.transport.options.concurrency, len(items))
         if workers <= 1:
             return [fn(item) for item in items]

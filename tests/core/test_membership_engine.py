@@ -439,6 +439,29 @@ def test_an_adapter_api_1_0_override_still_works_with_a_warning() -> None:
     assert [o.status for o in result] == [S.added]
 
 
+class LegacyPool(Legacy):
+    """A 1.0 adapter that ran its own writes through ``map_concurrent``."""
+
+    name = "stublegacypool"
+
+    def add_recipients(
+        self, segment_id: str, recipients: Sequence[Recipient]
+    ) -> Sequence[ItemOutcome]:
+        return self.map_concurrent(
+            lambda i: ItemOutcome(index=i, status=S.added), list(range(len(recipients)))
+        )
+
+
+def test_map_concurrent_still_works_and_says_it_is_deprecated() -> None:
+    client = connect(LegacyPool)
+    with (
+        pytest.warns(DeprecationWarning, match="overrides add_recipients"),
+        pytest.warns(DeprecationWarning, match=r"LegacyPool\.map_concurrent is adapter API 1\.0"),
+    ):
+        result = client.recipients.add("1", [phone(1), phone(2), phone(3)])
+    assert [o.status for o in result] == [S.added] * 3
+
+
 @pytest.mark.parametrize("bad", ["+393331234567", b"+39", {"phone": "+393331234567"}, 5, None])
 def test_a_lone_value_instead_of_a_collection_is_refused_before_any_request(
     one: type[OneByOne], bad: Any
