@@ -15,9 +15,9 @@ shape from :mod:`segmentkit.adapter.stores` as a second base class.
 
 **What an adapter may call**: ``self.http`` (``get``/``post``/``delete``/``request``/
 ``get_items``), ``self.settings``, ``self.name``, :meth:`secret` (only to build auth headers),
-:meth:`unsupported`, :meth:`parse`, :meth:`url`, :meth:`page_fetched`, :meth:`stream_pages`,
-:meth:`paged`, :meth:`segments_page`, :meth:`checked_write`, :meth:`numeric_path`,
-:attr:`options`.
+:meth:`unsupported`, :meth:`parse`, :meth:`parse_items`, :meth:`url`, :meth:`page_fetched`,
+:meth:`stream_pages`, :meth:`paged`, :meth:`segments_page`, :meth:`checked_write`,
+:meth:`numeric_path`, :attr:`options`.
 
 **What an adapter overrides**: :meth:`auth_headers` (required), :meth:`list_segments`,
 :meth:`get_segment`, the optional segment operations, :meth:`list_recipients`,
