@@ -76,8 +76,8 @@ class NotificatorProvider(Provider, MemberSetStore):
     default_base_url = "https://notificatorsms.com/api/"
     fake = "segmentkit_notificator.fake:NotificatorPlatform"
     max_page_size = 1000
-    rate_limit_window = 60.0  # 60 requests per 60 s per key, fixed window (API-SPEC 1.4)
-    # Per key and host; the window ends on the whole second after 60 s (API-SPEC 1.11c).
+    # 60 requests per 60 s per key and host, fixed window (API-SPEC 1.4); the window ends on
+    # the whole second after 60 s (API-SPEC 1.11c).
     rate_limit = RateLimit(60, 60.0, scope="account", whole_seconds=True)
     accepts_ids_on_add = True
     paging = _PAGES

@@ -222,7 +222,8 @@ class Provider:
     secret_headers: ClassVar[frozenset[str]] = frozenset()
     #: Largest page size the platform accepts (listings use it by default).
     max_page_size: ClassVar[int | None] = None
-    #: Length of the platform's fixed rate-limit window, when documented (seconds).
+    #: Length of the platform's fixed rate-limit window (seconds); adapter API 1.0, read only
+    #: when no :attr:`rate_limit` is declared (a declaration carries its window).
     rate_limit_window: ClassVar[float | None] = None
     #: The platform's documented rate limit and who shares it (a shared budget per scope).
     rate_limit: ClassVar[RateLimit | None] = None

@@ -323,8 +323,10 @@ def _costed(adapter: Provider, plan: SyncPlan, segment_id: str) -> SyncPlan:
     requests = engine.estimate_requests(adapter, len(plan.to_add), "add")
     requests += engine.estimate_requests(adapter, len(plan.to_remove), "remove")
     declared = adapter.rate_limit  # a RateLimit declaration (or None), not a number
-    window = adapter.transport.options.rate_limit_window or adapter.rate_limit_window
-    window = window or (declared.window if declared else None)
+    # The same order as the session's pacer: an explicit option, the declared RateLimit, then
+    # the adapter API 1.0 class attribute.
+    window = adapter.transport.options.rate_limit_window or (declared.window if declared else None)
+    window = window or adapter.rate_limit_window
     pacer = getattr(adapter.transport, "pacer", None)
     limit = getattr(pacer, "limit", None) or (declared.limit if declared else None)
     seconds = None
