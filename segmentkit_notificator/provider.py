@@ -135,9 +135,11 @@ class NotificatorProvider(Provider, MemberSetStore):
     def list_segments(self, query: SegmentQuery, page: Any) -> Page[Segment]:
         per_page = next((n for n in w.PER_PAGE if n >= (query.page_size or 1000)), 1000)
         got = _PAGES.read(self.http, "segments", int(page or 1), per_page, w.QUERY.params(query))
-        wires = self.parse_items(w.WireSegment, got.items, what="segments list")
+        segments = self.parse_items(
+            w.WireSegment, got.items, what="segments list", into=w.to_segment
+        )
         # v2.0.1 ignores the filters and order_by (API-SPEC 1.5): applied to the page here.
-        return got.segment_page(list(map(w.to_segment, wires, got.items)), query)
+        return got.segment_page(segments, query)
 
     def _get_wire(self, segment_id: str) -> tuple[w.WireSegment, dict[str, Any]]:
         # The platform casts path ids with (int): anything else is 0 → 404 (1.1).

@@ -68,7 +68,7 @@ import threading
 import warnings
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from typing import Any, ClassVar, TypedDict, TypeVar
+from typing import Any, ClassVar, TypedDict, TypeVar, overload
 
 import pydantic
 import requests
@@ -102,7 +102,7 @@ from ..models import (
 )
 from ..redact import Redactor
 from ..transport import Transport
-from .wire import validate_items
+from .wire import problem, validate_items
 
 __all__ = [
     "BearerKey",
@@ -405,20 +405,40 @@ class Provider:
         try:
             return model.model_validate(data)
         except pydantic.ValidationError as exc:
-            errors = exc.errors()
-            loc = ".".join(str(p) for p in errors[0]["loc"]) if errors else "body"
-            msg = errors[0]["msg"] if errors else "invalid"
+            where, msg = problem(exc)
+            loc = ".".join(str(p) for p in where)
             raise UnexpectedResponseError(
                 f"unexpected {what} format: {loc or 'body'}: {msg}",
                 provider=self.name,
                 raw_body=self._excerpt(data),
             ) from None
 
-    def parse_items(self, model: type[M], items: Sequence[Any], *, what: str) -> list[M]:
-        """Validate a page of ``items`` into wire ``model`` in one pass (see
+    @overload
+    def parse_items(
+        self, model: type[M], items: Sequence[Any], *, what: str, into: None = None
+    ) -> list[M]: ...
+
+    @overload
+    def parse_items(
+        self, model: type[M], items: Sequence[Any], *, what: str, into: Callable[[M, Any], T]
+    ) -> list[T]: ...
+
+    def parse_items(
+        self,
+        model: type[M],
+        items: Sequence[Any],
+        *,
+        what: str,
+        into: Callable[[M, Any], T] | None = None,
+    ) -> list[M] | list[T]:
+        """Validate a page of ``items`` into wire ``model`` (see
         :func:`~segmentkit.adapter.wire.validate_items`); a bad item is
-        :class:`UnexpectedResponseError` naming its position, with a masked excerpt."""
-        return validate_items(model, items, what=what, provider=self.name, excerpt=self._excerpt)
+        :class:`UnexpectedResponseError` naming its position, with a masked excerpt. With
+        ``into``, each item is mapped by ``into(wire, item)`` as soon as it is validated and
+        the results are returned (the way to list: the wire models never pile up)."""
+        return validate_items(
+            model, items, what=what, provider=self.name, excerpt=self._excerpt, into=into
+        )
 
     @property
     def _headers_cache(self) -> dict[str, str] | None:
