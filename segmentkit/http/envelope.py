@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
+from pydantic_core import from_json
 
 from ..errors import (
     STATUS_ERRORS,
@@ -26,13 +27,36 @@ from ..errors import (
 from ..redact import Redactor
 from .retry import server_wait
 
-__all__ = ["Decoder", "ErrorRules", "dotted", "messages_from_body", "success_field", "text_excerpt"]
+__all__ = [
+    "Decoder",
+    "ErrorRules",
+    "dotted",
+    "loads",
+    "messages_from_body",
+    "success_field",
+    "text_excerpt",
+]
 
 _TAG = re.compile(r"<[^>]+>")
 _SPACE = re.compile(r"\s+")
 
 ErrorHook = Callable[[requests.Response, Any], "APIError | None"]
 MessagesHook = Callable[[Any], tuple[list[str], dict[str, list[str]]]]
+
+
+def loads(content: bytes) -> Any:
+    """A JSON document → its value, exactly as :func:`json.loads` gives it, or its error.
+
+    pydantic-core's parser (jiter, already a dependency) reads a document in about half the
+    time and memory traffic (issue 14: JSON was a third of a listed item's cost); whatever it
+    does not take (a UTF-8 BOM, lone surrogates, nesting past its depth, malformed text) goes
+    to :func:`json.loads`, which accepts or raises as before. ``tests/http/test_loads.py``
+    checks both give the same value, type for type, over generated documents.
+    """
+    try:
+        return from_json(content, cache_strings=True)
+    except ValueError:
+        return json.loads(content)
 
 
 def text_excerpt(text: str, limit: int = 200) -> str:
@@ -217,7 +241,7 @@ class Decoder:
         text = ""
         if content.strip():
             try:
-                body = json.loads(content)
+                body = loads(content)
             except (ValueError, RecursionError) as exc:
                 # Masked before any excerpt is cut from it (a cut key would escape masking).
                 text = self.redactor.text(content.decode("utf-8", errors="replace"))
