@@ -88,8 +88,8 @@ class Capability(str, enum.Enum):
 def _aware(value: datetime | None) -> datetime | None:
     """Naive datetimes are taken as UTC (every platform here speaks UTC); aware ones are
     converted to UTC."""
-    if value is None:
-        return None
+    if value is None or value.tzinfo is timezone.utc:
+        return value
     if value.tzinfo is None:
         return value.replace(tzinfo=timezone.utc)
     return value.astimezone(timezone.utc)
@@ -176,39 +176,66 @@ class Segment(BaseModel):
         aside, odd types) goes through full validation instead, so the result is always the
         model :class:`Segment` itself would build from the same arguments.
         """
-        values: dict[str, Any] = {
-            "id": id,
-            "provider": provider,
-            "name": name,
-            "kind": kind,
-            "provider_type": provider_type,
-            "rules": rules,
-            "match": match,
-            "recipient_count": recipient_count,
-            "created_at": created_at,
-            "updated_at": updated_at,
-            "extra": {} if extra is None else extra,
-            "raw": {} if raw is None else raw,
-        }
+        if extra is None:
+            extra = {}
+        if raw is None:
+            raw = {}
         if (
-            _plain(id)
-            and _plain(provider)
-            and _plain(name)
+            type(id) is str
+            and id.strip() == id
+            and type(provider) is str
+            and provider.strip() == provider
+            and type(name) is str
+            and name.strip() == name
             and type(kind) is SegmentKind
-            and (provider_type is None or _plain(provider_type))
+            and (
+                provider_type is None
+                or (type(provider_type) is str and provider_type.strip() == provider_type)
+            )
             and type(rules) is tuple
             and (not rules or all(type(r) is Rule for r in rules))
             and match in ("all", "any")
             and (recipient_count is None or type(recipient_count) is int)
             and (created_at is None or type(created_at) is datetime)
             and (updated_at is None or type(updated_at) is datetime)
-            and _str_keys(values["extra"])
-            and _str_keys(values["raw"])
+            and type(extra) is dict
+            and _ONLY_STR.issuperset(map(type, extra))
+            and type(raw) is dict
+            and _ONLY_STR.issuperset(map(type, raw))
         ):
-            values["created_at"] = _aware(created_at)
-            values["updated_at"] = _aware(updated_at)
-            return _assemble(cls, values)
-        return cls(**values)
+            # (the checks are _plain and _str_keys written out: this runs once per listed
+            # segment, issue 14)
+            return _assemble(
+                cls,
+                {
+                    "id": id,
+                    "provider": provider,
+                    "name": name,
+                    "kind": kind,
+                    "provider_type": provider_type,
+                    "rules": rules,
+                    "match": match,
+                    "recipient_count": recipient_count,
+                    "created_at": _aware(created_at),
+                    "updated_at": _aware(updated_at),
+                    "extra": extra,
+                    "raw": raw,
+                },
+            )
+        return cls(
+            id=id,
+            provider=provider,
+            name=name,
+            kind=kind,
+            provider_type=provider_type,
+            rules=rules,
+            match=match,
+            recipient_count=recipient_count,
+            created_at=created_at,
+            updated_at=updated_at,
+            extra=extra,
+            raw=raw,
+        )
 
 
 def _plain(value: object) -> bool:
@@ -460,7 +487,10 @@ def _assemble(cls: type[_M], values: dict[str, Any], fields_set: set[str] | None
     ``tests/core/test_models.py`` checks the result against validation: equality, dumps,
     copies, pickling, frozen-ness.
     """
-    if not _direct(cls, values):
+    direct = _DIRECT.get(cls)
+    if direct is None:
+        direct = _direct(cls, values)
+    if not direct:
         return cls.model_construct(fields_set, **values)
     m = cls.__new__(cls)
     _set(m, "__dict__", values)

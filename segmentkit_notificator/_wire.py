@@ -140,22 +140,22 @@ def rules_of(settings: WireSettings) -> tuple[Rule, ...]:
 
 def to_segment(wire: WireSegment, raw: dict[str, Any]) -> Segment:
     """One 66text segment → :class:`Segment` (API-SPEC 1.6)."""
-    dynamic = wire.type == "filter"
+    kind = wire.type
     # The settings as the platform sent them; a dump of the parsed ones only when absent.
     settings = raw["settings"] if "settings" in raw else wire.settings.model_dump()
-    extra: dict[str, Any] = {"settings": settings}
-    if wire.user_id is not None:
-        extra["user_id"] = wire.user_id
+    user_id = wire.user_id
+    extra = (
+        {"settings": settings} if user_id is None else {"settings": settings, "user_id": user_id}
+    )
     # Values come out of the wire model already validated: no second validation.
     return Segment._trusted(
         id=str(wire.id),
         provider="notificator",
         name=wire.name or "",
-        kind=SegmentKind.dynamic if dynamic else SegmentKind.static,
-        provider_type=wire.type,
-        rules=rules_of(wire.settings) if dynamic else (),
-        match="all",
-        recipient_count=_recipient_count(wire),
+        kind=SegmentKind.dynamic if kind == "filter" else SegmentKind.static,
+        provider_type=kind,
+        rules=rules_of(wire.settings) if kind == "filter" else (),
+        recipient_count=_recipient_count(wire) if kind == "bulk" else wire.total_contacts,
         created_at=wire.datetime,
         updated_at=wire.last_datetime,
         extra=extra,

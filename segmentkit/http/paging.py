@@ -32,9 +32,20 @@ T = TypeVar("T")
 MAX_PAGES = 1_000_000
 
 
+#: Per item type: whether it is a Mapping (the ABC check costs more than the rest of
+#: :func:`item_key`, which runs once per listed item).
+_MAPPING: dict[type, bool] = {}
+
+
 def item_key(item: Any) -> Hashable:
     """What makes two listed items "the same": their ``id``, else their identity fields."""
-    ident = item.get("id") if isinstance(item, Mapping) else getattr(item, "id", None)
+    kind = type(item)
+    mapping = _MAPPING.get(kind)
+    if mapping is None:
+        if len(_MAPPING) > 256:
+            _MAPPING.clear()
+        mapping = _MAPPING[kind] = isinstance(item, Mapping)
+    ident = item.get("id") if mapping else getattr(item, "id", None)
     if ident is not None:
         return ("id", str(ident))
     for name in ("phone", "email"):
