@@ -369,33 +369,59 @@ class Recipient(BaseModel):
         pass only values that came out of the normalisers.
         """
         # Blank is None, as the field validator says.
-        values: dict[str, Any] = {
-            "id": None if id == "" else id,
-            "email": None if email == "" else email,
-            "phone": None if phone == "" else phone,
-            "first_name": None if first_name == "" else first_name,
-            "last_name": None if last_name == "" else last_name,
-            "name": None if name == "" else name,
-            "country": country,
-            "attributes": {} if attributes is None else attributes,
-            "raw": {} if raw is None else raw,
-        }
-        attrs = values["attributes"]
+        id = None if id == "" else id
+        email = None if email == "" else email
+        phone = None if phone == "" else phone
+        first_name = None if first_name == "" else first_name
+        last_name = None if last_name == "" else last_name
+        name = None if name == "" else name
+        if attributes is None:
+            attributes = {}
+        if raw is None:
+            raw = {}
+        # (_plain_or_blank, _plain and _str_keys written out: this runs once per listed
+        # member, issue 14; no value is "" any more)
         if (
-            (values["email"] or values["phone"] or values["id"])
-            and _plain_or_blank(values["id"])
-            and _plain_or_blank(values["email"])
-            and _plain_or_blank(values["phone"])
-            and _plain_or_blank(values["first_name"])
-            and _plain_or_blank(values["last_name"])
-            and _plain_or_blank(values["name"])
+            (email or phone or id)
+            and (id is None or (type(id) is str and id.strip() == id))
+            and (email is None or (type(email) is str and email.strip() == email))
+            and (phone is None or (type(phone) is str and phone.strip() == phone))
+            and (
+                first_name is None or (type(first_name) is str and first_name.strip() == first_name)
+            )
+            and (last_name is None or (type(last_name) is str and last_name.strip() == last_name))
+            and (name is None or (type(name) is str and name.strip() == name))
             and (country is None or (type(country) is str and _COUNTRY.match(country)))
-            and type(attrs) is dict
-            and all(_plain(k) and _plain(v) for k, v in attrs.items())
-            and _str_keys(values["raw"])
+            and type(attributes) is dict
+            and (not attributes or all(_plain(k) and _plain(v) for k, v in attributes.items()))
+            and type(raw) is dict
+            and _ONLY_STR.issuperset(map(type, raw))
         ):
-            return _assemble(cls, values)
-        return cls(**values)
+            return _assemble(
+                cls,
+                {
+                    "id": id,
+                    "email": email,
+                    "phone": phone,
+                    "first_name": first_name,
+                    "last_name": last_name,
+                    "name": name,
+                    "country": country,
+                    "attributes": attributes,
+                    "raw": raw,
+                },
+            )
+        return cls(
+            id=id,
+            email=email,
+            phone=phone,
+            first_name=first_name,
+            last_name=last_name,
+            name=name,
+            country=country,
+            attributes=attributes,
+            raw=raw,
+        )
 
     @classmethod
     def parse(cls, data: Any, *, default_region: str | None = None) -> Recipient:

@@ -307,8 +307,8 @@ def test_phone_cache_agrees_with_libphonenumber():
     assert stats["error"] > PHONES * 0.1, stats
     info = identity._normalize_phone.cache_info()
     assert info.hits > 0
-    assert info.maxsize == identity.CACHE_SIZE
-    assert info.currsize <= identity.CACHE_SIZE
+    assert info.maxsize == identity.PHONE_CACHE_SIZE
+    assert info.currsize <= identity.PHONE_CACHE_SIZE
 
 
 def test_corpus_size():
