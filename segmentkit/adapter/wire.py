@@ -12,8 +12,8 @@ each time; these helpers name them once:
 * :func:`string_list` — a list of strings that may arrive as JSON text, a bare scalar or
   ``null``;
 * :func:`unescape_html` — text a PHP platform stored through ``htmlspecialchars``, as typed;
-* :func:`validate_items` — a page of items validated in one call (pydantic-core loops), a bad
-  item reported by its position;
+* :func:`validate_items` — a page of items validated in one call (pydantic-core loops), or
+  each mapped as soon as it is validated (``into=``), a bad item reported by its position;
 * :func:`profile_fields` — free-form contact attributes split into the neutral profile fields
   and the rest;
 * :func:`phone_entry` — a stored phone number as a member key: E.164 when it is valid, else
@@ -32,7 +32,8 @@ each time; these helpers name them once:
 
 Use them as ``field_validator(..., mode="before")`` bodies, or through the ready-made
 ``Annotated`` markers :data:`AS_OBJECT`, :data:`AS_LIST`, :data:`AS_UTC`, :data:`AS_TEXT`,
-:data:`AS_FLAG`::
+:data:`AS_FLAG` (each a :class:`Before`: the common input is validated in pydantic-core with
+no Python call, and :func:`problem` reads a validation error through them)::
 
     class WireSegment(WireModel):
         settings: Annotated[WireSettings, AS_OBJECT]
@@ -65,6 +66,7 @@ __all__ = [
     "AS_TEXT",
     "AS_UTC",
     "PROFILE_KEYS",
+    "Before",
     "CodeList",
     "NativeRule",
     "RuleDialect",
