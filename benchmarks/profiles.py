@@ -4,7 +4,9 @@ entries (own time) of
 * sync planning, ``plan_sync("email", 100k Recipient, 100k address strings)``;
 * one client thread sending allstech ``add_member`` POSTs to the in-process fake (the bulk
   row's per-request CPU), plus the thread CPU per POST measured without the profiler;
-* ``segmentkit --help`` (its imports).
+* ``segmentkit --help`` (its imports);
+* ``segments.list()`` of 1,000 segments and ``recipients.list()`` of 20,000 allstech members
+  against fixed documents (the listing rows' server).
 
 Not a benchmark (no RESULTS.md rows): what it prints goes into RESULTS.md's notes by hand.
 """
@@ -73,6 +75,51 @@ def posts() -> str:
     return f"client thread CPU per POST {cpu * 1e3:.2f} ms (unprofiled)\n" + _top(profile)
 
 
+def _listing(provider: str, seed: Any, count: Any, n: int) -> str:
+    import re
+
+    from segmentkit import connect
+
+    from . import _fixed
+    from ._harness import registry, serve
+    from ._providers import UNLIMITED
+
+    with serve(provider, **UNLIMITED.get(provider, {})) as srv:
+        ident = seed(srv.platform)
+        client = srv.client()
+        recorded = _fixed.record(srv, client, lambda: count(client, ident))
+        client.close()
+        with _fixed.FixedServer(recorded.answers) as fixed:
+            dsn = re.sub(r"@127\.0\.0\.1:\d+", f"@127.0.0.1:{fixed.port}", srv.dsn())
+            fc = connect(dsn, registry=registry(provider))
+            count(fc, ident)  # warm
+            start = time.process_time()
+            count(fc, ident)
+            cpu = time.process_time() - start
+            profile = cProfile.Profile()
+            profile.runcall(count, fc, ident)
+            fc.close()
+    return f"CPU {cpu / n * 1e6:.1f} µs per item (unprofiled)\n" + _top(profile)
+
+
+def segments_list() -> str:
+    def seed(platform: Any) -> None:
+        for i in range(1000):
+            platform.add_segment(f"segment {i:05d}", "custom")
+
+    return _listing("notificator", seed, lambda c, _: sum(1 for _ in c.segments.list()), 1000)
+
+
+def members_list() -> str:
+    def seed(platform: Any) -> str:
+        sid = str(platform.add_segment("members"))
+        for i in range(20_000):
+            platform.add_recipient(sid, f"person{i:06d}@example.com", f"F{i}", "L")
+        return sid
+
+    return _listing("allstech", seed, lambda c, sid: sum(1 for _ in c.recipients.list(sid)), 20_000)
+
+
 def cli_help() -> str:
     import subprocess
     import sys
@@ -102,6 +149,8 @@ def main() -> None:
         ("sync planning", sync_plan),
         ("allstech POSTs", posts),
         ("--help", cli_help),
+        ("segments.list 1000 (fixed documents)", segments_list),
+        ("recipients.list 20000 e-mails (fixed documents)", members_list),
     ):
         print(f"== {title}\n{fn()}\n", flush=True)
 
