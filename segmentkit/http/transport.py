@@ -26,6 +26,7 @@ import requests.adapters
 import requests.sessions
 import requests.structures
 import requests.utils
+import urllib3
 import urllib3.connection
 import urllib3.connectionpool
 import urllib3.exceptions
@@ -443,6 +444,19 @@ class _Settings:
     """Records the attributes ``HTTPAdapter.cert_verify`` sets on a connection pool."""
 
 
+class _PoolManager(urllib3.PoolManager):
+    """urllib3's pool manager; ``clear()`` also empties the adapter's memo of pools, so no
+    request goes to a pool the manager no longer holds."""
+
+    def __init__(self, memo: dict[Any, Any], *args: Any, **kwargs: Any) -> None:
+        self._memo = memo
+        super().__init__(*args, **kwargs)
+
+    def clear(self) -> None:
+        self._memo.clear()
+        super().clear()
+
+
 class _Adapter(requests.adapters.HTTPAdapter):
     """An adapter whose connections let the deadline watchdog reach their socket while the
     status line and headers arrive (``requests`` exposes nothing before the headers), with a
@@ -454,8 +468,18 @@ class _Adapter(requests.adapters.HTTPAdapter):
         self._timeouts: dict[Any, urllib3.util.Timeout] = {}
         super().__init__(*args, **kwargs)
 
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
+    def init_poolmanager(
+        self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
+    ) -> None:
+        # requests' own (the documented override point), with a pool manager that forgets the
+        # remembered pools when it drops its own (urllib3 2 does not close them on clear()).
+        self._pool_connections = connections
+        self._pool_maxsize = maxsize
+        self._pool_block = block
+        memo = self.__dict__.setdefault("_direct", {})
+        self.poolmanager = _PoolManager(
+            memo, num_pools=connections, maxsize=maxsize, block=block, **pool_kwargs
+        )
         self.poolmanager.pool_classes_by_scheme = _WATCHED_POOLS
 
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
@@ -510,9 +534,11 @@ class _Adapter(requests.adapters.HTTPAdapter):
         translation of urllib3's failures into ``requests``' exceptions, without redoing per
         request what is constant per origin (pool lookup, proxy choice, TLS settings).
 
-        The pool is remembered per (origin, ``verify``) for as long as the pool manager keeps
-        it open and the session's proxies do not change; an origin a proxy applies to takes
-        ``HTTPAdapter.send`` itself. Raises exactly what ``HTTPAdapter.send`` raises.
+        The pool is remembered per (origin, ``verify``) until the pool manager is cleared
+        (``Session.close``), the pool is closed, or the session's proxies change; an origin a
+        proxy applies to takes ``HTTPAdapter.send`` itself. (A pool the manager evicts past
+        ``pool_connections`` origins stays in use here, open; a client only ever sends to its
+        own origin.) Raises exactly what ``HTTPAdapter.send`` raises.
         """
         url = str(request.url)
         start = url.find("//") + 2
@@ -617,11 +643,6 @@ class _Adapter(requests.adapters.HTTPAdapter):
             self._direct.clear()
         self._direct[key] = entry
         return entry
-
-    def close(self) -> None:
-        """Close every pool, and forget the remembered ones."""
-        self._direct.clear()
-        super().close()
 
     def build_response(self, req: requests.PreparedRequest, resp: Any) -> requests.Response:
         """``requests``' own, without filling ``response.cookies``: parsing ``Set-Cookie``
