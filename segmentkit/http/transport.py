@@ -559,7 +559,8 @@ class _Adapter(requests.adapters.HTTPAdapter):
                 proxies=dict(proxies),
             )
         rest = url[cut:] if cut >= 0 else ""
-        path = rest if rest and "#" not in rest else request.path_url
+        # requests' request_url (no proxy): path_url, i.e. path and query without a fragment.
+        path = rest if rest and "#" not in rest and rest[-1] != "?" else request.path_url
         resolved = self._timeouts.get(timeout) if isinstance(timeout, tuple | float | int) else None
         if resolved is None:
             resolved = _resolve_timeout(timeout)

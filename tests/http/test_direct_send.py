@@ -478,3 +478,20 @@ def test_a_header_requests_refuses_never_reaches_the_wire(headers: dict[str, str
     assert outcomes[0] == outcomes[1]
     assert outcomes[0][:2] == ("ConnectionFailedError", False)
     assert server.heads == []
+
+
+@pytest.mark.parametrize(
+    "suffix",
+    ["/v1/thing", "", "/", "/a//b/?x=1&y=%20z", "/a#fragment", "//double?q", "/é/ü?ö=1"],
+)
+def test_the_request_target_is_requests_own(suffix: str) -> None:
+    server = Loopback(lambda conn: None)
+    server.handler = keep_alive(server)
+    with server.running():
+        for session in (None, requests.Session()):
+            transport = _transport(session)
+            transport.send("GET", f"http://127.0.0.1:{server.port}{suffix}", headers={})
+            transport.close()
+    assert len(server.heads) == 2
+    lines = [head.split(b"\r\n", 1)[0] for head in server.heads]
+    assert lines[0] == lines[1]
