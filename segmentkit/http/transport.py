@@ -210,6 +210,13 @@ class _Attempt:
             if self.fired:
                 _cut(sock)
 
+    def detach(self) -> None:
+        """The connection goes back to the pool (urllib3 does so as the last byte of the
+        answer is read, before :meth:`finish`): from now on the watchdog must not touch the
+        socket, which another attempt may take at once."""
+        with self.lock:
+            self.sock = None
+
     def cut(self) -> None:
         """The deadline passed: mark it, and shut the socket down if the answer is pending."""
         with self.lock:
@@ -373,12 +380,28 @@ class _WatchedHTTPSConnection(_WatchedMixin, urllib3.connection.HTTPSConnection)
     pass
 
 
+def _released(conn: Any) -> None:
+    """``conn`` goes back to its pool: the attempt of this thread lets go of its socket."""
+    attempt: _Attempt | None = getattr(_CURRENT, "attempt", None)
+    sock = getattr(conn, "sock", None)
+    if attempt is not None and sock is not None and attempt.sock is sock:
+        attempt.detach()
+
+
 class _WatchedHTTPPool(urllib3.connectionpool.HTTPConnectionPool):
     ConnectionCls = _WatchedHTTPConnection
+
+    def _put_conn(self, conn: Any) -> None:
+        _released(conn)
+        super()._put_conn(conn)
 
 
 class _WatchedHTTPSPool(urllib3.connectionpool.HTTPSConnectionPool):
     ConnectionCls = _WatchedHTTPSConnection
+
+    def _put_conn(self, conn: Any) -> None:
+        _released(conn)
+        super()._put_conn(conn)
 
 
 _WATCHED_POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
@@ -1126,6 +1149,10 @@ class Transport:
                     if size > cap:
                         raise self._too_large(response, method)
                     chunks.append(out)
+                    if raw.length_remaining == 0:
+                        # All of Content-Length is in: urllib3 closed the answer and gave the
+                        # connection back, another read would only return b"".
+                        break
                     continue
                 pending = data
                 while pending:

@@ -495,3 +495,30 @@ def test_the_request_target_is_requests_own(suffix: str) -> None:
     assert len(server.heads) == 2
     lines = [head.split(b"\r\n", 1)[0] for head in server.heads]
     assert lines[0] == lines[1]
+
+
+def test_a_connection_back_in_the_pool_is_out_of_the_watchdogs_reach(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """urllib3 gives the connection back as the answer's last byte is read, before the attempt
+    is finished: a deadline passing in between must not shut down a socket that another
+    attempt may already be using."""
+    from segmentkit.http.transport import _Attempt
+
+    original = _Attempt.finish
+
+    def fire_then_finish(self: _Attempt) -> bool:
+        if not self.done:
+            self.cut()  # the watchdog, at the worst moment
+        return original(self)
+
+    server = Loopback(lambda conn: None)
+    server.handler = keep_alive(server)
+    transport = _transport()
+    with server.running():
+        monkeypatch.setattr(_Attempt, "finish", fire_then_finish)
+        assert _outcome(transport, server.url, False)[0] == "ResponseDeadlineError"
+        monkeypatch.setattr(_Attempt, "finish", original)
+        assert _outcome(transport, server.url, False)[0] == "answer"
+    transport.close()
+    assert server.connections == 1  # the pooled connection was not cut
