@@ -701,10 +701,20 @@ class _LeanSession(requests.Session):
       and copied per request (a change to ``session.headers`` is seen: it is part of the key);
     * a URL without ``params`` is prepared once;
     * no cookie is sent or kept (neither platform uses cookies; API-SPEC has none);
-    * redirects are never followed (the caller treats a 3xx as an answer).
+    * redirects are never followed (the caller treats a 3xx as an answer);
+    * a text-only ``files=`` form (``(None, value)`` pairs, API-SPEC 2.1) is encoded in one pass,
+      byte for byte as ``requests`` would, with one random boundary per session
+      (:mod:`segmentkit.http._multipart`);
+    * the request goes to the pool through :meth:`_Adapter.send_direct` (``HTTPAdapter.send``
+      without its per-request pool lookup; same exceptions), its headers are written without
+      http.client's re-checks (``requests`` checked them) and a plain answer header block is
+      read without the email parser (:mod:`segmentkit.http._headers`). An origin a proxy
+      applies to, a mounted adapter of another kind, or a replaced ``HTTPAdapter.send`` (the
+      ``responses`` library) takes ``HTTPAdapter.send``.
 
     Any other call (cookies, auth, hooks, redirects, ``stream=False``, a session with cookies,
-    auth, params or hooks of its own) takes ``requests``' full path unchanged.
+    auth, params or hooks of its own) takes ``requests``' full path unchanged, and so does a
+    caller's own ``requests.Session`` (only :class:`Transport`'s default session is lean).
     """
 
     def __init__(self) -> None:
