@@ -186,7 +186,7 @@ def not_tls(server: Loopback) -> Handler:
 
 
 def _transport(session: requests.Session | None = None, **options: Any) -> Transport:
-    opts = {"connect_timeout": 2.0, "read_timeout": 0.5, **options}
+    opts = {"connect_timeout": 5.0, "read_timeout": 5.0, **options}
     return Transport(
         provider="t",
         options=ClientOptions(**opts),
@@ -247,9 +247,16 @@ SCENARIOS = {
 @pytest.mark.parametrize("write", [False, True], ids=["GET", "POST"])
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
 def test_each_failure_comes_out_as_through_requests_own_path(scenario: str, write: bool) -> None:
+    # Short bounds only where the scenario needs them to end (a slow machine must not turn
+    # an answer into a timeout): a read timeout for the stall, a deadline for the trickle.
+    options: dict[str, float] = {"read_timeout": 5.0, "response_deadline": 10.0}
+    if scenario == "stalled answer":
+        options = {"read_timeout": 0.5, "response_deadline": 10.0}
+    elif scenario == "trickled past the deadline":
+        options = {"read_timeout": 5.0, "response_deadline": 1.0}
     outcomes = []
     for session in (None, requests.Session()):
-        transport = _transport(session, response_deadline=1.0)
+        transport = _transport(session, **options)
         server = Loopback(lambda conn: None)
         server.handler = SCENARIOS[scenario](server)
         with server.running():
