@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import heapq
+import http.client
 import ipaddress
 import itertools
 import os
@@ -25,9 +26,11 @@ import requests.adapters
 import requests.sessions
 import requests.structures
 import requests.utils
+import urllib3
 import urllib3.connection
 import urllib3.connectionpool
 import urllib3.exceptions
+import urllib3.util
 from pydantic import BaseModel, ConfigDict, Field
 
 from .._version import __version__
@@ -43,6 +46,8 @@ from ..errors import (
 )
 from ..events import Event
 from ..redact import Redactor, get_logger
+from ._headers import FastHTTPResponse
+from ._multipart import encode_text_form, new_boundary
 
 __all__ = [
     "ClientOptions",
@@ -205,6 +210,13 @@ class _Attempt:
             if self.fired:
                 _cut(sock)
 
+    def detach(self) -> None:
+        """The connection goes back to the pool (urllib3 does so as the last byte of the
+        answer is read, before :meth:`finish`): from now on the watchdog must not touch the
+        socket, which another attempt may take at once."""
+        with self.lock:
+            self.sock = None
+
     def cut(self) -> None:
         """The deadline passed: mark it, and shut the socket down if the answer is pending."""
         with self.lock:
@@ -302,10 +314,16 @@ class _WatchedMixin:
     sock: Any
     _hold = False
     _held: bytes | None = None
+    #: This request comes from :meth:`_Adapter.send_direct`: its headers were validated by
+    #: ``requests``' rules when the lean session prepared them (stricter than http.client's).
+    _direct = False
+    response_class: Any = http.client.HTTPResponse
 
     def request(
         self, method: str, url: str, body: Any = None, headers: Any = None, **kwargs: Any
     ) -> None:
+        direct = self._direct = getattr(_CURRENT, "direct", False)
+        self.response_class = FastHTTPResponse if direct else http.client.HTTPResponse
         self._hold = (
             isinstance(body, bytes | str)
             and 0 < len(body) <= _COALESCE
@@ -317,6 +335,22 @@ class _WatchedMixin:
             held, self._held, self._hold = self._held, None, False
         if held is not None:  # no body write came after all
             super().send(held)  # type: ignore[misc]
+
+    def putheader(self, header: Any, *values: Any) -> None:
+        """http.client's ``putheader`` for one ``str`` value: for a direct request the name and
+        value were already checked (``requests.utils.check_header_validity``: no CR/LF, no
+        leading blank, a name without ``:`` or blanks), so only the encoding is left (the name
+        as ASCII, the value as Latin-1, as http.client does)."""
+        if (
+            self._direct
+            and len(values) == 1
+            and type(header) is str
+            and type(values[0]) is str
+            and values[0] != urllib3.util.SKIP_HEADER
+        ):
+            self._output(header.encode("ascii") + b": " + values[0].encode("latin-1"))  # type: ignore[attr-defined]
+            return
+        super().putheader(header, *values)  # type: ignore[misc]
 
     def send(self, data: Any) -> None:
         if self._hold:
@@ -346,27 +380,129 @@ class _WatchedHTTPSConnection(_WatchedMixin, urllib3.connection.HTTPSConnection)
     pass
 
 
+def _released(conn: Any) -> None:
+    """``conn`` goes back to its pool: the attempt of this thread lets go of its socket."""
+    attempt: _Attempt | None = getattr(_CURRENT, "attempt", None)
+    sock = getattr(conn, "sock", None)
+    if attempt is not None and sock is not None and attempt.sock is sock:
+        attempt.detach()
+
+
 class _WatchedHTTPPool(urllib3.connectionpool.HTTPConnectionPool):
     ConnectionCls = _WatchedHTTPConnection
+
+    def _put_conn(self, conn: Any) -> None:
+        _released(conn)
+        super()._put_conn(conn)
 
 
 class _WatchedHTTPSPool(urllib3.connectionpool.HTTPSConnectionPool):
     ConnectionCls = _WatchedHTTPSConnection
 
+    def _put_conn(self, conn: Any) -> None:
+        _released(conn)
+        super()._put_conn(conn)
+
 
 _WATCHED_POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+
+
+def _unpatched(adapter: requests.adapters.HTTPAdapter) -> bool:
+    """Whether ``adapter.send`` is ``requests``' own: a test double that replaces it
+    (``responses`` patches ``HTTPAdapter.send``) must see every request, so the direct send is
+    only taken when it would have run ``requests``' code."""
+    send = type(adapter).send
+    return (
+        getattr(send, "__module__", None) == "requests.adapters"
+        and getattr(send, "__qualname__", None) == "HTTPAdapter.send"
+    )
+
+
+class _Headers(requests.structures.CaseInsensitiveDict[Any]):
+    """``requests``' case-insensitive headers whose ``copy`` copies the underlying table
+    instead of re-inserting every header one by one (``urllib3``'s ``urlopen`` copies a
+    request's headers, the lean session copies its prepared set, per request)."""
+
+    @classmethod
+    def of(cls, headers: Any) -> _Headers:
+        """``CaseInsensitiveDict(headers)``: for a mapping with several values per name
+        (urllib3's ``HTTPHeaderDict``), the values joined with ``", "`` as the mapping's
+        ``[]`` gives them; the first spelling of each name is kept."""
+        out = cls()
+        store = out._store  # type: ignore[attr-defined]
+        merged = getattr(headers, "itermerged", None)
+        pairs = merged() if merged is not None else ((k, headers[k]) for k in headers)
+        for name, value in pairs:
+            store[name.lower()] = (name, value)
+        return out
+
+    def copy(self) -> _Headers:
+        out = _Headers()
+        out._store = self._store.copy()  # type: ignore[attr-defined]
+        return out
+
+
+#: Distinct URLs / header sets / pools remembered per session before the memo starts over.
+_MEMO_SIZE = 256
+
+
+def _resolve_timeout(timeout: Any) -> urllib3.util.Timeout:
+    """``HTTPAdapter.send``'s reading of ``timeout``: (connect, read), a urllib3 ``Timeout``, or
+    one number (or ``None``) for both."""
+    if isinstance(timeout, tuple):
+        try:
+            connect, read = timeout
+        except ValueError:
+            raise ValueError(
+                f"Invalid timeout {timeout}. Pass a (connect, read) timeout tuple, "
+                f"or a single float to set both timeouts to the same value."
+            ) from None
+        return urllib3.util.Timeout(connect=connect, read=read)
+    if isinstance(timeout, urllib3.util.Timeout):
+        return timeout
+    return urllib3.util.Timeout(connect=timeout, read=timeout)
 
 
 class _Settings:
     """Records the attributes ``HTTPAdapter.cert_verify`` sets on a connection pool."""
 
 
+class _PoolManager(urllib3.PoolManager):
+    """urllib3's pool manager; ``clear()`` also empties the adapter's memo of pools, so no
+    request goes to a pool the manager no longer holds."""
+
+    def __init__(self, memo: dict[Any, Any], *args: Any, **kwargs: Any) -> None:
+        self._memo = memo
+        super().__init__(*args, **kwargs)
+
+    def clear(self) -> None:
+        self._memo.clear()
+        super().clear()
+
+
 class _Adapter(requests.adapters.HTTPAdapter):
     """An adapter whose connections let the deadline watchdog reach their socket while the
-    status line and headers arrive (``requests`` exposes nothing before the headers)."""
+    status line and headers arrive (``requests`` exposes nothing before the headers), with a
+    direct send for the lean session (:meth:`send_direct`)."""
 
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        #: (origin, verify) -> (pool or None when proxied, the proxies it was chosen under).
+        self._direct: dict[tuple[str, Any], tuple[Any, dict[str, str]]] = {}
+        self._timeouts: dict[Any, urllib3.util.Timeout] = {}
+        super().__init__(*args, **kwargs)
+
+    def init_poolmanager(
+        self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
+    ) -> None:
+        # requests' own (the documented override point), with a pool manager that forgets the
+        # remembered pools when it drops its own (urllib3 2 does not close them on clear()).
+        self._pool_connections = connections
+        self._pool_maxsize = maxsize
+        self._pool_block = block
+        memo = self.__dict__.setdefault("_direct", {})
+        self.poolmanager = _PoolManager(
+            memo, num_pools=connections, maxsize=maxsize, block=block, **pool_kwargs
+        )
         self.poolmanager.pool_classes_by_scheme = _WATCHED_POOLS
 
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
@@ -408,13 +544,137 @@ class _Adapter(requests.adapters.HTTPAdapter):
         for name, value in settings.items():
             setattr(conn, name, value)
 
+    def send_direct(
+        self,
+        request: requests.PreparedRequest,
+        *,
+        timeout: Any,
+        verify: Any,
+        proxies: Mapping[str, str],
+    ) -> requests.Response:
+        """``HTTPAdapter.send`` for the lean session's calls (streamed, no client certificate,
+        the session's proxies): the pool's ``urlopen`` with the same arguments and the same
+        translation of urllib3's failures into ``requests``' exceptions, without redoing per
+        request what is constant per origin (pool lookup, proxy choice, TLS settings).
+
+        The pool is remembered per (origin, ``verify``) until the pool manager is cleared
+        (``Session.close``), the pool is closed, or the session's proxies change; an origin a
+        proxy applies to takes ``HTTPAdapter.send`` itself. (A pool the manager evicts past
+        ``pool_connections`` origins stays in use here, open; a client only ever sends to its
+        own origin.) Raises exactly what ``HTTPAdapter.send`` raises.
+        """
+        url = str(request.url)
+        start = url.find("//") + 2
+        cut = url.find("/", start) if start > 1 else -1
+        origin = url if cut < 0 else url[:cut]
+        key = (origin, verify)
+        entry = self._direct.get(key)
+        if entry is None or entry[1] != proxies or (entry[0] is not None and entry[0].pool is None):
+            entry = self._direct_entry(request, key, verify, proxies)
+        pool = entry[0]
+        if pool is None:  # a proxy applies: requests' own path
+            return self.send(
+                request,
+                stream=True,
+                timeout=timeout,
+                verify=verify,
+                cert=None,
+                proxies=dict(proxies),
+            )
+        rest = url[cut:] if cut >= 0 else ""
+        # requests' request_url (no proxy): path_url, i.e. path and query without a fragment.
+        path = rest if rest and "#" not in rest and rest[-1] != "?" else request.path_url
+        resolved = self._timeouts.get(timeout) if isinstance(timeout, tuple | float | int) else None
+        if resolved is None:
+            resolved = _resolve_timeout(timeout)
+            if isinstance(timeout, tuple | float | int) and len(self._timeouts) < _MEMO_SIZE:
+                self._timeouts[timeout] = resolved
+        headers: Any = request.headers
+        body = request.body
+        chunked = not (body is None or "Content-Length" in headers)
+        if type(headers) is _Headers:
+            # The same names, spellings, values and order as a plain dict: urllib3 copies and
+            # iterates it per request, which a dict does in C.
+            headers = dict(headers._store.values())  # type: ignore[attr-defined]
+        _CURRENT.direct = True
+        try:
+            resp = pool.urlopen(
+                method=request.method,
+                url=path,
+                body=body,
+                headers=headers,
+                redirect=False,
+                assert_same_host=False,
+                preload_content=False,
+                decode_content=False,
+                retries=self.max_retries,
+                timeout=resolved,
+                chunked=chunked,
+            )
+        # requests.adapters.HTTPAdapter.send's translation, clause for clause (same order,
+        # same classes), so everything above the transport sees the same exceptions.
+        except (urllib3.exceptions.ProtocolError, OSError) as err:
+            raise requests.exceptions.ConnectionError(err, request=request) from err
+        except urllib3.exceptions.MaxRetryError as e:
+            reason = e.reason
+            if isinstance(reason, urllib3.exceptions.ConnectTimeoutError) and not isinstance(
+                reason, urllib3.exceptions.NewConnectionError
+            ):
+                raise requests.exceptions.ConnectTimeout(e, request=request) from e
+            if isinstance(reason, urllib3.exceptions.ResponseError):
+                raise requests.exceptions.RetryError(e, request=request) from e
+            if isinstance(reason, urllib3.exceptions.ProxyError):
+                raise requests.exceptions.ProxyError(e, request=request) from e
+            if isinstance(reason, urllib3.exceptions.SSLError):
+                raise requests.exceptions.SSLError(e, request=request) from e
+            raise requests.exceptions.ConnectionError(e, request=request) from e
+        except urllib3.exceptions.ClosedPoolError as e:
+            raise requests.exceptions.ConnectionError(e, request=request) from e
+        except urllib3.exceptions.ProxyError as e:
+            raise requests.exceptions.ProxyError(e) from e
+        except (urllib3.exceptions.SSLError, urllib3.exceptions.HTTPError) as e:
+            if isinstance(e, urllib3.exceptions.SSLError):
+                raise requests.exceptions.SSLError(e, request=request) from e
+            if isinstance(e, urllib3.exceptions.ReadTimeoutError):
+                raise requests.exceptions.ReadTimeout(e, request=request) from e
+            if isinstance(e, urllib3.exceptions.InvalidHeader):
+                raise requests.exceptions.InvalidHeader(e, request=request) from e
+            raise
+        finally:
+            _CURRENT.direct = False
+        return self.build_response(request, resp)
+
+    def _direct_entry(
+        self,
+        request: requests.PreparedRequest,
+        key: tuple[str, Any],
+        verify: Any,
+        proxies: Mapping[str, str],
+    ) -> tuple[Any, dict[str, str]]:
+        """Look up (and remember) the pool of ``request``'s origin, or ``None`` when a proxy
+        applies to it; what ``HTTPAdapter.send`` does per request up to ``urlopen``."""
+        plain = dict(proxies)
+        pool: Any = None
+        if not requests.utils.select_proxy(str(request.url), plain):
+            try:
+                pool = self.get_connection_with_tls_context(request, verify, proxies=plain)
+            except urllib3.exceptions.LocationValueError as e:
+                raise requests.exceptions.InvalidURL(e, request=request) from e
+            # Raises (every time: nothing is remembered then) when the CA bundle is missing.
+            self.cert_verify(pool, str(request.url), verify, None)
+        entry = (pool, plain)
+        if len(self._direct) >= _MEMO_SIZE:
+            self._direct.clear()
+        self._direct[key] = entry
+        return entry
+
     def build_response(self, req: requests.PreparedRequest, resp: Any) -> requests.Response:
         """``requests``' own, without filling ``response.cookies``: parsing ``Set-Cookie``
         through ``http.cookiejar`` costs every answer, and no cookie is ever sent back
         (:class:`_LeanSession`)."""
         response = requests.Response()
         response.status_code = resp.status
-        response.headers = requests.structures.CaseInsensitiveDict(resp.headers)
+        response.headers = _Headers.of(resp.headers)
         response.encoding = requests.utils.get_encoding_from_headers(response.headers)
         response.raw = resp
         response.reason = resp.reason
@@ -423,10 +683,6 @@ class _Adapter(requests.adapters.HTTPAdapter):
         response.request = req
         response.connection = self
         return response
-
-
-#: Distinct URLs / header sets remembered per session before the memo starts over.
-_MEMO_SIZE = 256
 
 
 class _LeanSession(requests.Session):
@@ -445,10 +701,20 @@ class _LeanSession(requests.Session):
       and copied per request (a change to ``session.headers`` is seen: it is part of the key);
     * a URL without ``params`` is prepared once;
     * no cookie is sent or kept (neither platform uses cookies; API-SPEC has none);
-    * redirects are never followed (the caller treats a 3xx as an answer).
+    * redirects are never followed (the caller treats a 3xx as an answer);
+    * a text-only ``files=`` form (``(None, value)`` pairs, API-SPEC 2.1) is encoded in one pass,
+      byte for byte as ``requests`` would, with one random boundary per session
+      (:mod:`segmentkit.http._multipart`);
+    * the request goes to the pool through :meth:`_Adapter.send_direct` (``HTTPAdapter.send``
+      without its per-request pool lookup; same exceptions), its headers are written without
+      http.client's re-checks (``requests`` checked them) and a plain answer header block is
+      read without the email parser (:mod:`segmentkit.http._headers`). An origin a proxy
+      applies to, a mounted adapter of another kind, or a replaced ``HTTPAdapter.send`` (the
+      ``responses`` library) takes ``HTTPAdapter.send``.
 
     Any other call (cookies, auth, hooks, redirects, ``stream=False``, a session with cookies,
-    auth, params or hooks of its own) takes ``requests``' full path unchanged.
+    auth, params or hooks of its own) takes ``requests``' full path unchanged, and so does a
+    caller's own ``requests.Session`` (only :class:`Transport`'s default session is lean).
     """
 
     def __init__(self) -> None:
@@ -456,6 +722,7 @@ class _LeanSession(requests.Session):
         self.trust_env = False
         self._headers_memo: dict[Any, requests.structures.CaseInsensitiveDict[Any]] = {}
         self._url_memo: dict[str, str] = {}
+        self._boundary = new_boundary()
 
     def request(  # type: ignore[override]
         self,
@@ -516,10 +783,29 @@ class _LeanSession(requests.Session):
         prepared.url = self._prepare_url(prepared, url, params)
         prepared.headers = self._prepare_headers(headers)
         prepared.hooks = {"response": []}
-        prepared.prepare_body(data, files, json)
+        form = (
+            encode_text_form(files, self._boundary)
+            if files and data is None and json is None
+            else None
+        )
+        if form is None:
+            prepared.prepare_body(data, files, json)
+        else:
+            # requests' prepare_body for files=, without its per-field machinery.
+            prepared.body, content_type = form
+            prepared.headers["Content-Length"] = str(len(form[0]))
+            if "content-type" not in prepared.headers:
+                prepared.headers["Content-Type"] = content_type
+        adapter = self.get_adapter(prepared.url)
+        if not proxies and isinstance(adapter, _Adapter) and _unpatched(adapter):
+            return adapter.send_direct(
+                prepared,
+                timeout=timeout,
+                verify=cast("bool | str", self.verify if verify is None else verify),
+                proxies=self.proxies,
+            )
         if proxies:
             proxies = {**self.proxies, **proxies}
-        adapter = self.get_adapter(prepared.url)
         return adapter.send(
             prepared,
             stream=True,
@@ -552,7 +838,7 @@ class _LeanSession(requests.Session):
             wanted = requests.structures.CaseInsensitiveDict(self.headers)
             wanted.update(headers or {})
             staged.prepare_headers({k: v for k, v in wanted.items() if v is not None})
-            merged = staged.headers
+            merged = _Headers.of(staged.headers)
             if len(self._headers_memo) >= _MEMO_SIZE:
                 self._headers_memo.clear()
             self._headers_memo[key] = merged
@@ -873,6 +1159,10 @@ class Transport:
                     if size > cap:
                         raise self._too_large(response, method)
                     chunks.append(out)
+                    if raw.length_remaining == 0:
+                        # All of Content-Length is in: urllib3 closed the answer and gave the
+                        # connection back, another read would only return b"".
+                        break
                     continue
                 pending = data
                 while pending:
