@@ -43,8 +43,8 @@ from ._providers import UNLIMITED
 NAME = "issue14"
 TITLE = "issue 14 speed table: every row, library vs baseline"
 
-LIST_REPEATS = 5
-MEMBER_REPEATS = 3
+LIST_REPEATS = 7
+MEMBER_REPEATS = 5
 IMPORT_ROUNDS = 9
 
 
