@@ -187,6 +187,11 @@ def _stamp_utc(text: str) -> datetime:
     return datetime.fromisoformat(text + "+00:00")
 
 
+#: The tags of a :class:`Before` union's two branches, as they appear in an error's location
+#: (angle brackets: no field is named so).
+_FAST = "<fast>"
+_FULL = "<full>"
+
 #: The form every platform here sends timestamps in: ``Y-m-d H:i:s``, no zone (UTC).
 _STAMP = r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}$"
 
@@ -203,7 +208,7 @@ class Before:
     other input takes ``func``, unchanged (issue 14: a page of items costs one Rust loop,
     not a Python call per field). ``tests/core/test_wire_fast.py`` checks both paths give
     the same verdict and value over generated inputs. The two are a left-to-right union
-    tagged ``fast``/``full``: :func:`problem` reports the ``full`` branch's error only, as
+    tagged ``<fast>``/``<full>``: :func:`problem` reports the full branch's error only, as
     if there were no fast path.
     """
 
@@ -218,7 +223,7 @@ class Before:
         fast = self.fast(inner)
         if fast is None:
             return full
-        return core_schema.union_schema([(fast, "fast"), (full, "full")], mode="left_to_right")
+        return core_schema.union_schema([(fast, _FAST), (full, _FULL)], mode="left_to_right")
 
 
 def _given_as(container: type, kind: str, inner: CoreSchema) -> CoreSchema:
@@ -514,13 +519,13 @@ def _list_of(model: type[M]) -> TypeAdapter[list[M]]:
 
 def problem(exc: pydantic.ValidationError) -> tuple[tuple[int | str, ...], str]:
     """The first problem ``exc`` reports, as ``(location, message)``, seen through the
-    :class:`Before` markers: an error of a ``fast`` branch is skipped (the ``full`` branch
-    says what is wrong), and the ``full`` tag is left out of the location."""
+    :class:`Before` markers: an error of a fast branch is skipped (the full branch says what
+    is wrong), and the full branch's tag is left out of the location."""
     errors = exc.errors()
     for error in errors:
         loc = error["loc"]
-        if "fast" not in loc:
-            return tuple(p for p in loc if p != "full"), error["msg"]
+        if _FAST not in loc:
+            return tuple(p for p in loc if p != _FULL), error["msg"]
     if errors:
         return errors[0]["loc"], errors[0]["msg"]
     return (), "invalid"

@@ -256,8 +256,19 @@ def test_a_rejected_item_names_the_full_path_problem() -> None:
     message = str(info.value)
     assert "item 2 of the page" in message
     assert "at: Value error, Invalid isoformat string" in message
-    for internal in ("fast", "full", "pattern"):
+    for internal in ("<fast>", "<full>", "pattern"):
         assert internal not in message
+
+
+def test_fields_named_like_the_branches_keep_their_location() -> None:
+    class Named(WireModel):
+        fast: Annotated[datetime | None, AS_UTC] = None
+        full: int = 0
+
+    for data, where in (({"fast": "yesterday"}, ("fast",)), ({"full": "x"}, ("full",))):
+        with pytest.raises(pydantic.ValidationError) as info:
+            Named.model_validate(data)
+        assert problem(info.value)[0] == where
 
 
 def test_validate_items_into_maps_each_item_with_its_raw_form() -> None:
