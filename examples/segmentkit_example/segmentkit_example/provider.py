@@ -111,7 +111,7 @@ class ExampleProvider(Provider, PerMemberStore):
     def list_segments(self, query: SegmentQuery, page: Any) -> Page[Segment]:
         body = self.http.get("lists", params=self.paging.params(page, self.max_page_size))
         wire = self.parse(_WirePage, body, what="list page")
-        segs = [_to_segment(self.parse(_WireList, x, what="list"), x) for x in wire.items]
+        segs = self.parse_items(_WireList, wire.items, what="list", into=_to_segment)
         listed = self.paged("segments", segs, token=page, body=body, size=self.max_page_size)
         # The platform cannot filter: the neutral query is applied here.
         return Page(items=query.apply(listed.items), next_page=listed.next_page)
@@ -124,10 +124,9 @@ class ExampleProvider(Provider, PerMemberStore):
         path = f"lists/{segment_id}/subscribers"
         body = self.http.get(path, params=self.paging.params(page, None))
         wire = self.parse(_WireSubscriberPage, body, what="subscriber page")
-        items = [
-            _to_recipient(self.parse(_WireSubscriber, s, what="subscriber"), s)
-            for s in wire.subscribers
-        ]
+        items = self.parse_items(
+            _WireSubscriber, wire.subscribers, what="subscriber", into=_to_recipient
+        )
         return self.paged("recipients", items, token=page, body=body)
 
     # -- membership: one request per subscriber, so a PerMemberStore. Two primitives are all
