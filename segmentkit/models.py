@@ -176,10 +176,21 @@ class Segment(BaseModel):
         aside, odd types) goes through full validation instead, so the result is always the
         model :class:`Segment` itself would build from the same arguments.
         """
-        if extra is None:
-            extra = {}
-        if raw is None:
-            raw = {}
+        values: dict[str, Any] = {
+            "id": id,
+            "provider": provider,
+            "name": name,
+            "kind": kind,
+            "provider_type": provider_type,
+            "rules": rules,
+            "match": match,
+            "recipient_count": recipient_count,
+            "created_at": created_at,
+            "updated_at": updated_at,
+            "extra": {} if extra is None else extra,
+            "raw": {} if raw is None else raw,
+        }
+        # (_plain and _str_keys written out: this runs once per listed segment, issue 14)
         if (
             type(id) is str
             and id.strip() == id
@@ -198,44 +209,15 @@ class Segment(BaseModel):
             and (recipient_count is None or type(recipient_count) is int)
             and (created_at is None or type(created_at) is datetime)
             and (updated_at is None or type(updated_at) is datetime)
-            and type(extra) is dict
-            and _ONLY_STR.issuperset(map(type, extra))
-            and type(raw) is dict
-            and _ONLY_STR.issuperset(map(type, raw))
+            and type(values["extra"]) is dict
+            and _ONLY_STR.issuperset(map(type, values["extra"]))
+            and type(values["raw"]) is dict
+            and _ONLY_STR.issuperset(map(type, values["raw"]))
         ):
-            # (the checks are _plain and _str_keys written out: this runs once per listed
-            # segment, issue 14)
-            return _assemble(
-                cls,
-                {
-                    "id": id,
-                    "provider": provider,
-                    "name": name,
-                    "kind": kind,
-                    "provider_type": provider_type,
-                    "rules": rules,
-                    "match": match,
-                    "recipient_count": recipient_count,
-                    "created_at": _aware(created_at),
-                    "updated_at": _aware(updated_at),
-                    "extra": extra,
-                    "raw": raw,
-                },
-            )
-        return cls(
-            id=id,
-            provider=provider,
-            name=name,
-            kind=kind,
-            provider_type=provider_type,
-            rules=rules,
-            match=match,
-            recipient_count=recipient_count,
-            created_at=created_at,
-            updated_at=updated_at,
-            extra=extra,
-            raw=raw,
-        )
+            values["created_at"] = _aware(created_at)
+            values["updated_at"] = _aware(updated_at)
+            return _assemble(cls, values)
+        return cls(**values)
 
 
 def _plain(value: object) -> bool:
@@ -375,10 +357,19 @@ class Recipient(BaseModel):
         first_name = None if first_name == "" else first_name
         last_name = None if last_name == "" else last_name
         name = None if name == "" else name
-        if attributes is None:
-            attributes = {}
-        if raw is None:
-            raw = {}
+        attrs = {} if attributes is None else attributes
+        raw = {} if raw is None else raw
+        values: dict[str, Any] = {
+            "id": id,
+            "email": email,
+            "phone": phone,
+            "first_name": first_name,
+            "last_name": last_name,
+            "name": name,
+            "country": country,
+            "attributes": attrs,
+            "raw": raw,
+        }
         # (_plain_or_blank, _plain and _str_keys written out: this runs once per listed
         # member, issue 14; no value is "" any more)
         if (
@@ -392,36 +383,13 @@ class Recipient(BaseModel):
             and (last_name is None or (type(last_name) is str and last_name.strip() == last_name))
             and (name is None or (type(name) is str and name.strip() == name))
             and (country is None or (type(country) is str and _COUNTRY.match(country)))
-            and type(attributes) is dict
-            and (not attributes or all(_plain(k) and _plain(v) for k, v in attributes.items()))
+            and type(attrs) is dict
+            and (not attrs or all(_plain(k) and _plain(v) for k, v in attrs.items()))
             and type(raw) is dict
             and _ONLY_STR.issuperset(map(type, raw))
         ):
-            return _assemble(
-                cls,
-                {
-                    "id": id,
-                    "email": email,
-                    "phone": phone,
-                    "first_name": first_name,
-                    "last_name": last_name,
-                    "name": name,
-                    "country": country,
-                    "attributes": attributes,
-                    "raw": raw,
-                },
-            )
-        return cls(
-            id=id,
-            email=email,
-            phone=phone,
-            first_name=first_name,
-            last_name=last_name,
-            name=name,
-            country=country,
-            attributes=attributes,
-            raw=raw,
-        )
+            return _assemble(cls, values)
+        return cls(**values)
 
     @classmethod
     def parse(cls, data: Any, *, default_region: str | None = None) -> Recipient:
