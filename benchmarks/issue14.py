@@ -285,7 +285,7 @@ def _segment_references(srv: Any) -> tuple[tuple[str, str, Any], ...]:
             "one fused native pass",
             "the same requests, each page checked for the common shape and built in one "
             "pydantic-core pass, then a Python pass for raw/extra/UTC (benchmarks/_floors.py; "
-            "the best a fused fast path in the adapter could do)",
+            "what a fused fast path in the adapter would cost)",
             fused,
         ),
         (
