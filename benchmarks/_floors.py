@@ -25,12 +25,11 @@ from typing import Any
 from pydantic_core import CoreSchema, SchemaValidator
 from pydantic_core import core_schema as cs
 
+from segmentkit.adapter.wire import _STAMP  # the AS_UTC fast branch's stamp form
 from segmentkit.models import Segment, SegmentKind
 
 #: A key no item has: fields read from it take their default.
 _NOWHERE = "\x00"
-#: The AS_UTC fast branch's stamp form (segmentkit.adapter.wire._STAMP).
-_STAMP = r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}$"
 
 
 def bare_build() -> Callable[[list[Any]], list[Any]]:
